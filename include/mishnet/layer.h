@@ -1,0 +1,123 @@
+// A layer: parses its cfg section, infers its output shape, declares its parameters in .weights
+// order, and calls ops. It never touches oneDNN, CUDA or raw loops for heavy math: ops do.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mishnet/activation.h"
+#include "mishnet/cfg.h"
+#include "mishnet/net_config.h"
+#include "mishnet/shape.h"
+
+namespace mishnet {
+
+// Which implementation family runs the ops.
+enum class BackendKind { reference, cpu, cuda };
+const char* backend_name(BackendKind k);
+
+// A block of parameters, in the order it appears in a .weights file.
+struct Param {
+  std::string name;  // "biases", "scales", "rolling_mean", "rolling_variance", "weights", ...
+  size_t count = 0;
+  float* data = nullptr;  // set by Network: one allocation holds every parameter
+  // rolling statistics and similar are loaded/saved but never trained
+  bool trainable = true;
+  // scales/rolling_mean/rolling_variance: skipped by `dontloadscales`
+  bool is_bn_scale = false;
+  // How `mishnet init` fills it: uniform in +-sqrt(6/fan_in) when fan_in > 0 (He-uniform),
+  // else the constant init_value (biases 0, BN scales 1, rolling variance 1, ...).
+  size_t fan_in = 0;
+  float init_value = 0.0f;
+};
+
+// What a layer sees while it is being built from its cfg section.
+struct BuildContext {
+  const CfgSection& section;
+  const NetConfig& net;
+  int index = 0;
+  Shape input;                        // output shape of layer index-1, or the network input
+  const std::vector<Shape>& outputs;  // output shapes of layers 0..index-1
+
+  // Resolves a route/shortcut reference: negative = relative to this layer, else absolute.
+  // Throws file:line when it points outside 0..index-1.
+  int resolve_layer(int ref, const std::string& key) const;
+};
+
+
+// What a layer sees while it runs.
+struct ForwardContext {
+  Tensor input;                       // output of layer index-1 (or the network input)
+  const std::vector<Tensor>& outputs; // outputs of every layer; earlier ones are valid
+  bool training = false;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  virtual const char* type() const = 0;
+  // Computes `out` (already sized to output_shape with batch) from the context.
+  virtual void forward(const ForwardContext& ctx, Tensor& out) = 0;
+  // Called after weights are loaded and before forward: fold batch norm, create primitives.
+  virtual void prepare(BackendKind /*backend*/) {}
+  // Billions of floating-point operations for one image, as Darknet counts them.
+  virtual double bflops() const { return 0.0; }
+  // The "filters" and "size/stride" columns of `mishnet summary`.
+  virtual std::string summary_filters() const { return ""; }
+  virtual std::string summary_geometry() const { return ""; }
+  // The network output of this layer holds detections ([yolo], [region], [detection]).
+  virtual bool is_detection_output() const { return false; }
+
+  int index = 0;
+  Shape input_shape;   // n = 1; the network sets the batch
+  Shape output_shape;  // n = 1
+  // Layers whose outputs this layer reads; index-1 (or -1 for the network input) by default.
+  std::vector<int> inputs;
+  std::vector<Param> params;
+
+  // Options every layer accepts (DARKNET.md: "Any layer").
+  bool stopbackward = false;
+  bool dontload = false;
+  bool dontloadscales = false;
+  bool train_only_bn = false;
+  bool dont_update = false;
+  float learning_rate_scale = 1.0f;
+
+  Param* find_param(const std::string& name);
+  float* param(const std::string& name);  // throws when absent
+
+ protected:
+  // Returns the declared block so the caller can set fan_in / init_value.
+  Param& declare_param(const std::string& name, size_t count, bool trainable = true,
+                       bool is_bn_scale = false);
+  // biases, scales, rolling_mean, rolling_variance for `n` channels, in .weights order.
+  void declare_batchnorm_params(size_t n);
+};
+
+// Layer types register themselves by section name; see MISHNET_REGISTER_LAYER.
+using LayerFactory = std::function<std::unique_ptr<Layer>(const BuildContext&)>;
+std::map<std::string, LayerFactory>& layer_registry();
+
+struct LayerRegistrar {
+  LayerRegistrar(const char* type, LayerFactory factory);
+};
+
+#define MISHNET_CONCAT_INNER(a, b) a##b
+#define MISHNET_CONCAT(a, b) MISHNET_CONCAT_INNER(a, b)
+// In a layer's .cpp: MISHNET_REGISTER_LAYER("maxpool", MaxpoolLayer); the class needs a
+// constructor taking (const BuildContext&).
+#define MISHNET_REGISTER_LAYER(type_name, Class)                                   \
+  static ::mishnet::LayerRegistrar MISHNET_CONCAT(mishnet_registrar_, __LINE__)( \
+      type_name, [](const ::mishnet::BuildContext& ctx) -> std::unique_ptr<::mishnet::Layer> { \
+        return std::make_unique<Class>(ctx);                                       \
+      })
+
+// Reads the options every layer accepts into `layer`.
+void parse_common_options(const CfgSection& s, Layer& layer);
+// Reads `activation=` (default given) with a file:line error for unknown names.
+Activation parse_activation_option(const CfgSection& s, const std::string& fallback);
+
+}  // namespace mishnet

@@ -1,0 +1,88 @@
+// A network: layers in cfg order with shapes inferred once, one parameter allocation, and an
+// arena for layer outputs planned from the shapes.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mishnet/cfg.h"
+#include "mishnet/layer.h"
+#include "mishnet/net_config.h"
+#include "mishnet/shape.h"
+
+namespace mishnet {
+
+struct NetworkOptions {
+  bool lenient = false;    // unknown/unused keys are warnings instead of errors
+  int batch = 0;           // > 0 overrides [net] batch (inference uses 1)
+  int width = 0;           // > 0 overrides [net] width
+  int height = 0;          // > 0 overrides [net] height
+  BackendKind backend = BackendKind::cpu;
+};
+
+class Network {
+ public:
+  static Network from_cfg(const Cfg& cfg, const NetworkOptions& options = {});
+  static Network from_cfg_file(const std::string& path, const NetworkOptions& options = {});
+
+  Network(Network&&) noexcept;
+  Network& operator=(Network&&) noexcept;
+  ~Network();
+
+  const NetConfig& config() const { return config_; }
+  const std::string& cfg_path() const { return cfg_path_; }
+  int batch() const { return batch_; }
+  Shape input_shape() const;  // with batch
+  int num_layers() const { return int(layers_.size()); }
+  Layer& layer(int i) { return *layers_.at(size_t(i)); }
+  const Layer& layer(int i) const { return *layers_.at(size_t(i)); }
+  BackendKind backend() const { return backend_; }
+
+  // Total parameter count and the single allocation that holds them (in .weights order).
+  size_t num_params() const { return param_storage_.size(); }
+  float* param_data() { return param_storage_.data(); }
+  // Images trained on, as stored in the .weights header.
+  uint64_t seen = 0;
+
+  // Layers whose outputs must survive a forward pass (the arena may reuse the rest).
+  // Detection layers and the last layer are always kept.
+  void keep_outputs(const std::vector<int>& layer_indices);
+  // Runs every layer; input is batch x channels x height x width, NCHW float32.
+  // Returns the output of the last layer.
+  Tensor forward(const float* input);
+  // Output of layer i after forward(); throws when the arena reused it (not kept).
+  Tensor output(int i) const;
+  // Per-layer wall time of the last forward, when profiling is on.
+  void set_profiling(bool on) { profiling_ = on; }
+  const std::vector<double>& layer_times_ms() const { return layer_times_ms_; }
+
+  // Folds batch norm, builds primitives; called by forward() when weights changed.
+  void prepare();
+  // Call after changing parameters in place (weights loaded, training step).
+  void parameters_changed() { prepared_ = false; }
+
+  double bflops() const;  // per image
+
+ private:
+  Network();
+  void plan_arena();
+
+  NetConfig config_;
+  std::string cfg_path_;
+  int batch_ = 1;
+  BackendKind backend_ = BackendKind::cpu;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<float> param_storage_;
+  std::vector<int> keep_;
+  std::vector<size_t> output_offset_;   // floats into arena_
+  std::vector<bool> output_kept_;
+  std::vector<float> arena_;
+  std::vector<Tensor> outputs_;
+  bool planned_ = false;
+  bool prepared_ = false;
+  bool profiling_ = false;
+  std::vector<double> layer_times_ms_;
+};
+
+}  // namespace mishnet

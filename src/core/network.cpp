@@ -1,0 +1,196 @@
+#include "mishnet/network.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+
+#include "mishnet/error.h"
+
+namespace mishnet {
+
+Network::Network() = default;
+Network::Network(Network&&) noexcept = default;
+Network& Network::operator=(Network&&) noexcept = default;
+Network::~Network() = default;
+
+Network Network::from_cfg(const Cfg& cfg, const NetworkOptions& options) {
+  Network net;
+  net.cfg_path_ = cfg.path;
+  net.backend_ = options.backend;
+  const CfgSection& net_section = cfg.sections[0];
+  net.config_ = NetConfig::parse(net_section);
+  if (options.width > 0) net.config_.width = options.width;
+  if (options.height > 0) net.config_.height = options.height;
+  net.batch_ = options.batch > 0 ? options.batch : net.config_.batch;
+
+  auto report_unused = [&](const CfgSection& s, const std::string& what) {
+    for (const CfgOption& d : s.duplicates) {
+      std::string msg = "[" + s.raw_type + "] duplicate key '" + d.key + "' (first set on line " +
+                        std::to_string(s.find(d.key)->line) + ")";
+      if (!options.lenient) fail_at(s.file, d.line, msg, " (use --lenient to keep the first)");
+      std::cerr << "warning: " << s.file << ':' << d.line << ": " << msg << ", the first is used\n";
+    }
+    for (const CfgOption* o : s.unused()) {
+      std::string msg = "[" + s.raw_type + "] key '" + o->key + "' is not known for " + what;
+      if (!options.lenient) fail_at(s.file, o->line, msg, " (use --lenient to ignore)");
+      std::cerr << "warning: " << s.file << ':' << o->line << ": " << msg << ", ignored\n";
+    }
+  };
+  report_unused(net_section, "[net]");
+
+  const NetConfig& c = net.config_;
+  Shape input{1, c.channels, c.height, c.width};
+  if (c.width == 0 && c.height == 0) input = Shape{1, c.inputs, 1, 1};
+  if (input.per_image() == 0)
+    fail_at(cfg.path, net_section.line, "[net] needs width, height and channels (or inputs)");
+
+  std::vector<Shape> shapes;
+  for (size_t i = 1; i < cfg.sections.size(); ++i) {
+    const CfgSection& s = cfg.sections[i];
+    int index = int(i) - 1;
+    auto& registry = layer_registry();
+    auto it = registry.find(s.type);
+    if (it == registry.end()) {
+      if (s.type == "net")
+        fail_at(s.file, s.line, "[", s.raw_type, "] may only appear as the first section");
+      fail_at(s.file, s.line, "unknown section [", s.raw_type, "]");
+    }
+    BuildContext ctx{s, net.config_, index, shapes.empty() ? input : shapes.back(), shapes};
+    std::unique_ptr<Layer> layer = it->second(ctx);
+    layer->index = index;
+    if (layer->inputs.empty()) layer->inputs.push_back(index - 1);
+    parse_common_options(s, *layer);
+    report_unused(s, "[" + s.type + "]");
+    if (layer->output_shape.per_image() == 0)
+      fail_at(s.file, s.line, "[", s.raw_type, "] layer ", index, " has an empty output (",
+              layer->output_shape, ") for input ", layer->input_shape);
+    shapes.push_back(layer->output_shape);
+    net.layers_.push_back(std::move(layer));
+  }
+  if (net.layers_.empty()) fail_at(cfg.path, net_section.line, "the cfg has no layers after [net]");
+
+  size_t total = 0;
+  for (auto& l : net.layers_)
+    for (auto& p : l->params) total += p.count;
+  net.param_storage_.assign(total, 0.0f);
+  size_t offset = 0;
+  for (auto& l : net.layers_)
+    for (auto& p : l->params) {
+      p.data = net.param_storage_.data() + offset;
+      offset += p.count;
+    }
+  return net;
+}
+
+Network Network::from_cfg_file(const std::string& path, const NetworkOptions& options) {
+  return from_cfg(parse_cfg_file(path), options);
+}
+
+Shape Network::input_shape() const {
+  Shape s = layers_.front()->input_shape;
+  s.n = batch_;
+  return s;
+}
+
+double Network::bflops() const {
+  double total = 0;
+  for (auto& l : layers_) total += l->bflops();
+  return total;
+}
+
+void Network::keep_outputs(const std::vector<int>& layer_indices) {
+  for (int i : layer_indices)
+    if (i < 0 || i >= num_layers())
+      fail("layer ", i, " does not exist: the network has layers 0..", num_layers() - 1);
+  keep_ = layer_indices;
+  planned_ = false;
+}
+
+// Greedy first-fit over lifetimes: an output lives from its layer until the last layer that
+// reads it. Kept outputs live to the end. Reuse cuts inference memory several-fold on YOLOv4.
+void Network::plan_arena() {
+  int n = num_layers();
+  std::vector<int> last_use(size_t(n), 0);
+  for (int i = 0; i < n; ++i) last_use[size_t(i)] = i;
+  for (int i = 0; i < n; ++i)
+    for (int src : layers_[size_t(i)]->inputs)
+      if (src >= 0) last_use[size_t(src)] = std::max(last_use[size_t(src)], i);
+  output_kept_.assign(size_t(n), false);
+  output_kept_[size_t(n - 1)] = true;
+  for (int i = 0; i < n; ++i)
+    if (layers_[size_t(i)]->is_detection_output()) output_kept_[size_t(i)] = true;
+  for (int i : keep_) output_kept_[size_t(i)] = true;
+  for (int i = 0; i < n; ++i)
+    if (output_kept_[size_t(i)]) last_use[size_t(i)] = n;
+
+  struct Block {
+    size_t offset, size;
+    int free_after;
+  };
+  std::vector<Block> blocks;
+  output_offset_.assign(size_t(n), 0);
+  size_t arena_size = 0;
+  const size_t align = 16;  // floats: 64-byte alignment for vector loads
+  for (int i = 0; i < n; ++i) {
+    size_t need = (layers_[size_t(i)]->output_shape.per_image() * size_t(batch_) + align - 1) /
+                  align * align;
+    // Blocks whose owner's last reader ran before layer i are free. (A layer never writes
+    // into its own input: the owner of a block read by layer i has last_use >= i.)
+    int best = -1;
+    for (size_t b = 0; b < blocks.size(); ++b)
+      if (blocks[b].free_after < i && blocks[b].size >= need &&
+          (best < 0 || blocks[b].size < blocks[size_t(best)].size))
+        best = int(b);
+    if (best >= 0) {
+      blocks[size_t(best)].free_after = last_use[size_t(i)];
+      output_offset_[size_t(i)] = blocks[size_t(best)].offset;
+    } else {
+      blocks.push_back({arena_size, need, last_use[size_t(i)]});
+      output_offset_[size_t(i)] = arena_size;
+      arena_size += need;
+    }
+  }
+  arena_.assign(arena_size, 0.0f);
+  outputs_.assign(size_t(n), Tensor{});
+  for (int i = 0; i < n; ++i) {
+    Shape s = layers_[size_t(i)]->output_shape;
+    s.n = batch_;
+    outputs_[size_t(i)] = Tensor{arena_.data() + output_offset_[size_t(i)], s};
+  }
+  planned_ = true;
+}
+
+void Network::prepare() {
+  for (auto& l : layers_) l->prepare(backend_);
+  prepared_ = true;
+}
+
+Tensor Network::forward(const float* input) {
+  if (!planned_) plan_arena();
+  if (!prepared_) prepare();
+  Shape in_shape = input_shape();
+  Tensor in{const_cast<float*>(input), in_shape};
+  layer_times_ms_.assign(size_t(num_layers()), 0.0);
+  for (int i = 0; i < num_layers(); ++i) {
+    Layer& l = *layers_[size_t(i)];
+    ForwardContext ctx{i == 0 ? in : outputs_[size_t(i - 1)], outputs_, false};
+    auto t0 = std::chrono::steady_clock::now();
+    l.forward(ctx, outputs_[size_t(i)]);
+    if (profiling_)
+      layer_times_ms_[size_t(i)] =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  return outputs_.back();
+}
+
+Tensor Network::output(int i) const {
+  if (i < 0 || i >= num_layers())
+    fail("layer ", i, " does not exist: the network has layers 0..", num_layers() - 1);
+  if (!planned_) fail("output(", i, ") asked before any forward pass");
+  if (!output_kept_[size_t(i)])
+    fail("the output of layer ", i, " was not kept; call keep_outputs() before forward()");
+  return outputs_[size_t(i)];
+}
+
+}  // namespace mishnet

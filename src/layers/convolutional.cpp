@@ -1,0 +1,149 @@
+// [convolutional]: convolution, optional batch norm, activation.
+#include <string>
+#include <vector>
+
+#include "kernels/batchnorm.h"
+#include "mishnet/error.h"
+#include "mishnet/layer.h"
+#include "ops/activation_op.h"
+#include "ops/conv2d.h"
+
+namespace mishnet {
+
+class ConvolutionalLayer final : public Layer {
+ public:
+  explicit ConvolutionalLayer(const BuildContext& ctx) {
+    const CfgSection& s = ctx.section;
+    input_shape = ctx.input;
+    filters_ = s.get_int("filters", 1);
+    size_ = s.get_int("size", 1);
+    int stride = s.get_int("stride", 1);
+    stride_x_ = s.get_int("stride_x", stride);
+    stride_y_ = s.get_int("stride_y", stride);
+    dilation_ = s.get_int("dilation", 1);
+    groups_ = s.get_int("groups", 1);
+    bool pad = s.get_bool("pad", false);
+    padding_ = s.get_int("padding", pad ? size_ / 2 : 0);
+    batch_normalize_ = s.get_bool("batch_normalize", false);
+    activation_ = parse_activation_option(s, "logistic");
+    // Accepted and ignored: weight-only tricks of Darknet that change nothing here.
+    for (const char* k : {"flipped", "dot", "angle"}) s.accept(k);
+    for (const char* k : {"binary", "xnor", "deform", "sway", "rotate", "stretch", "stretch_sway",
+                          "antialiasing", "assisted_excitation", "share_index", "coordconv",
+                          "cbn", "bin_output"})
+      if (s.has(k) && s.get_int(k, 0) != 0) s.fail_key(k, "is not supported by mishnet");
+
+    if (filters_ < 1) s.fail_key("filters", "must be at least 1");
+    if (size_ < 1) s.fail_key("size", "must be at least 1");
+    if (stride_x_ < 1 || stride_y_ < 1) s.fail_key("stride", "must be at least 1");
+    if (dilation_ < 1) s.fail_key("dilation", "must be at least 1");
+    if (groups_ < 1) s.fail_key("groups", "must be at least 1");
+    if (padding_ < 0) s.fail_key("padding", "must not be negative");
+    if (input_shape.c % groups_ != 0)
+      s.fail_key("groups", "input channels (" + std::to_string(input_shape.c) +
+                               ") are not divisible by groups (" + std::to_string(groups_) + ")");
+    if (filters_ % groups_ != 0)
+      s.fail_key("groups", "filters (" + std::to_string(filters_) +
+                               ") are not divisible by groups (" + std::to_string(groups_) + ")");
+
+    int span = dilation_ * (size_ - 1) + 1;
+    int out_h = (input_shape.h + 2 * padding_ - span) / stride_y_ + 1;
+    int out_w = (input_shape.w + 2 * padding_ - span) / stride_x_ + 1;
+    if (input_shape.h + 2 * padding_ < span || input_shape.w + 2 * padding_ < span)
+      s.fail_key("size", "kernel " + std::to_string(span) + " is larger than the padded input " +
+                             std::to_string(input_shape.w) + "x" + std::to_string(input_shape.h));
+    output_shape = Shape{1, filters_, out_h, out_w};
+
+    size_t fan_in = size_t(input_shape.c / groups_) * size_t(size_) * size_t(size_);
+    declare_param("biases", size_t(filters_));
+    if (batch_normalize_) declare_batchnorm_params(size_t(filters_));
+    declare_param("weights", size_t(filters_) * fan_in).fan_in = fan_in;
+  }
+
+  const char* type() const override { return "conv"; }
+  Activation activation() const { return activation_; }
+  bool batch_normalize() const { return batch_normalize_; }
+
+  void prepare(BackendKind backend) override {
+    // Fold batch norm into the weights and bias: inference then is one convolution.
+    size_t per_filter = params.back().count / size_t(filters_);
+    const float* w = param("weights");
+    const float* b = param("biases");
+    folded_weights_.assign(w, w + params.back().count);
+    folded_bias_.assign(b, b + filters_);
+    if (batch_normalize_) {
+      const float* scales = param("scales");
+      const float* mean = param("rolling_mean");
+      const float* var = param("rolling_variance");
+      for (int f = 0; f < filters_; ++f) {
+        float m = kernels::batchnorm_multiplier(scales[f], var[f]);
+        for (size_t k = 0; k < per_filter; ++k) folded_weights_[size_t(f) * per_filter + k] *= m;
+        folded_bias_[size_t(f)] = b[f] - mean[f] * m;
+      }
+    }
+    if (!op_ || backend != backend_ || op_batch_ != batch_hint_) {
+      ops::Conv2dDesc d = describe(batch_hint_);
+      op_ = ops::make_conv2d(d, backend);
+      backend_ = backend;
+      op_batch_ = batch_hint_;
+    }
+    op_->set_weights(folded_weights_.data(), folded_bias_.data());
+  }
+
+  void forward(const ForwardContext& ctx, Tensor& out) override {
+    if (!op_ || op_batch_ != out.shape.n) {
+      batch_hint_ = out.shape.n;
+      prepare(backend_);
+    }
+    op_->forward(ctx.input.data, out.data);
+    if (!op_->fused_activation()) ops::activate(activation_, out);
+  }
+
+  double bflops() const override {
+    return 2.0 * double(params.back().count) * output_shape.h * output_shape.w / 1e9;
+  }
+  std::string summary_filters() const override {
+    return std::to_string(filters_) + (groups_ > 1 ? "/" + std::to_string(groups_) : "");
+  }
+  std::string summary_geometry() const override {
+    std::string g = std::to_string(size_) + "x" + std::to_string(size_) + "/" +
+                    (stride_x_ == stride_y_ ? std::to_string(stride_x_)
+                                            : std::to_string(stride_x_) + "x" + std::to_string(stride_y_));
+    if (dilation_ > 1) g += " d" + std::to_string(dilation_);
+    return g;
+  }
+
+  ops::Conv2dDesc describe(int batch) const {
+    ops::Conv2dDesc d;
+    d.batch = batch;
+    d.in_c = input_shape.c;
+    d.in_h = input_shape.h;
+    d.in_w = input_shape.w;
+    d.out_c = output_shape.c;
+    d.out_h = output_shape.h;
+    d.out_w = output_shape.w;
+    d.kernel_h = d.kernel_w = size_;
+    d.stride_h = stride_y_;
+    d.stride_w = stride_x_;
+    d.pad_h = d.pad_w = padding_;
+    d.dilation = dilation_;
+    d.groups = groups_;
+    d.activation = activation_;
+    return d;
+  }
+
+ private:
+  int filters_ = 1, size_ = 1, stride_x_ = 1, stride_y_ = 1, dilation_ = 1, groups_ = 1;
+  int padding_ = 0;
+  bool batch_normalize_ = false;
+  Activation activation_ = Activation::logistic;
+  std::vector<float> folded_weights_, folded_bias_;
+  std::unique_ptr<ops::Conv2dOp> op_;
+  BackendKind backend_ = BackendKind::cpu;
+  int op_batch_ = 0;
+  int batch_hint_ = 1;
+};
+
+MISHNET_REGISTER_LAYER("convolutional", ConvolutionalLayer);
+
+}  // namespace mishnet
