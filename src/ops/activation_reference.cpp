@@ -11,6 +11,4 @@ void activate_reference(Activation a, const Tensor& t) {
   for (long i = 0; i < n; ++i) x[i] = kernels::activate(a, x[i]);
 }
 
-void activate(Activation a, const Tensor& t) { activate_reference(a, t); }
-
 }  // namespace mishnet::ops
