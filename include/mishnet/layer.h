@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <random>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct Param {
   std::string name;  // "biases", "scales", "rolling_mean", "rolling_variance", "weights", ...
   size_t count = 0;
   float* data = nullptr;  // set by Network: one allocation holds every parameter
+  float* grad = nullptr;  // training only: dL/d(data), accumulated over a batch
   // rolling statistics and similar are loaded/saved but never trained
   bool trainable = true;
   // scales/rolling_mean/rolling_variance: skipped by `dontloadscales`
@@ -52,6 +54,24 @@ struct ForwardContext {
   Tensor input;                       // output of layer index-1 (or the network input)
   const std::vector<Tensor>& outputs; // outputs of every layer; earlier ones are valid
   bool training = false;
+  // Training only: the batch's ground truth (truth_floats() per image, see Layer) for loss
+  // layers, this layer's output gradient (loss layers write dL/d(output) into it during
+  // forward), and the run's random generator (dropout, rrelu).
+  const float* truth = nullptr;
+  Tensor delta{};
+  std::mt19937_64* rng = nullptr;
+};
+
+// What a layer sees in the backward pass. Gradients are true gradients dL/dx of a loss summed
+// over the batch (Darknet sums; the optimizer divides by the batch size).
+struct BackwardContext {
+  Tensor input;        // what forward read as ctx.input
+  Tensor output;       // this layer's output
+  Tensor delta;        // dL/d(output); the layer may overwrite it (in-place activation grads)
+  Tensor input_delta;  // dL/d(input): ADD into it; data == nullptr when nothing upstream learns
+  const std::vector<Tensor>& outputs;  // every layer's output
+  const std::vector<Tensor>& deltas;   // every layer's gradient: ADD into those of `inputs`;
+                                       // an entry with data == nullptr needs no gradient
 };
 
 class Layer {
@@ -70,6 +90,18 @@ class Layer {
   virtual std::string summary_geometry() const { return ""; }
   // The network output of this layer holds detections ([yolo], [region], [detection]).
   virtual bool is_detection_output() const { return false; }
+
+  // --- Training ---
+  // Adds dL/d(input) to ctx.input_delta (and to the deltas of other `inputs`) and dL/d(param)
+  // to each Param::grad. Layers without a backward throw.
+  virtual void backward(const BackwardContext& ctx);
+  // Called when the network switches to training with a batch size: allocate what backward
+  // needs (batch statistics, masks). Default: nothing.
+  virtual void set_training(bool /*on*/, int /*batch*/) {}
+  // Ground-truth floats per image a loss layer reads from ForwardContext::truth (0: none).
+  virtual size_t truth_floats() const { return 0; }
+  // Loss of the last training forward (loss layers), summed over the batch.
+  float cost = 0.0f;
 
   int index = 0;
   Shape input_shape;   // n = 1; the network sets the batch

@@ -64,6 +64,22 @@ class Network {
 
   double bflops() const;  // per image
 
+  // --- Training ---
+  // Switches to training: every output kept, a gradient tensor per layer and a gradient per
+  // parameter (Param::grad, one allocation), batch norm on batch statistics.
+  void set_training(bool on);
+  bool training() const { return training_; }
+  // Ground-truth floats per image that forward_backward expects (from the loss layers).
+  size_t truth_floats() const;
+  // Forward with ground truth, then backward from the loss layers. Parameter gradients are
+  // ADDED (subdivisions accumulate); zero_grads() starts a new batch. Returns the loss summed
+  // over the batch and the loss layers. Backward stops before a layer with stopbackward.
+  float forward_backward(const float* input, const float* truth, std::mt19937_64& rng);
+  void zero_grads();
+  float* grad_data() { return grad_storage_.data(); }
+  // Gradient of layer i's output after forward_backward (training only).
+  Tensor delta(int i) const;
+
  private:
   Network();
   void plan_arena();
@@ -74,6 +90,10 @@ class Network {
   BackendKind backend_ = BackendKind::cpu;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<float> param_storage_;
+  std::vector<float> grad_storage_;
+  std::vector<float> delta_arena_;
+  std::vector<Tensor> deltas_;
+  bool training_ = false;
   std::vector<int> keep_;
   std::vector<size_t> output_offset_;   // floats into arena_
   std::vector<bool> output_kept_;

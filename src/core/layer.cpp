@@ -22,6 +22,10 @@ int BuildContext::resolve_layer(int ref, const std::string& key) const {
   return abs;
 }
 
+void Layer::backward(const BackwardContext&) {
+  fail("layer ", index, " [", type(), "] has no backward pass yet: it cannot be trained");
+}
+
 Param* Layer::find_param(const std::string& name) {
   for (auto& p : params)
     if (p.name == name) return &p;

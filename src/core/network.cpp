@@ -116,7 +116,7 @@ void Network::plan_arena() {
   for (int i = 0; i < n; ++i)
     for (int src : layers_[size_t(i)]->inputs)
       if (src >= 0) last_use[size_t(src)] = std::max(last_use[size_t(src)], i);
-  output_kept_.assign(size_t(n), false);
+  output_kept_.assign(size_t(n), training_);  // backward reads every output
   output_kept_[size_t(n - 1)] = true;
   for (int i = 0; i < n; ++i)
     if (layers_[size_t(i)]->is_detection_output()) output_kept_[size_t(i)] = true;
@@ -158,6 +158,18 @@ void Network::plan_arena() {
     s.n = batch_;
     outputs_[size_t(i)] = Tensor{arena_.data() + output_offset_[size_t(i)], s};
   }
+  deltas_.assign(size_t(n), Tensor{});
+  delta_arena_.clear();
+  if (training_) {
+    size_t total = 0;
+    for (int i = 0; i < n; ++i) total += outputs_[size_t(i)].size();
+    delta_arena_.assign(total, 0.0f);
+    size_t offset = 0;
+    for (int i = 0; i < n; ++i) {
+      deltas_[size_t(i)] = Tensor{delta_arena_.data() + offset, outputs_[size_t(i)].shape};
+      offset += outputs_[size_t(i)].size();
+    }
+  }
   planned_ = true;
 }
 
@@ -182,6 +194,61 @@ Tensor Network::forward(const float* input) {
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
   return outputs_.back();
+}
+
+void Network::set_training(bool on) {
+  if (on && grad_storage_.size() != param_storage_.size()) {
+    grad_storage_.assign(param_storage_.size(), 0.0f);
+    size_t offset = 0;
+    for (auto& l : layers_)
+      for (auto& p : l->params) {
+        p.grad = grad_storage_.data() + offset;
+        offset += p.count;
+      }
+  }
+  training_ = on;
+  for (auto& l : layers_) l->set_training(on, batch_);
+  planned_ = false;
+  prepared_ = false;
+}
+
+size_t Network::truth_floats() const {
+  size_t n = 0;
+  for (auto& l : layers_) n = std::max(n, l->truth_floats());
+  return n;
+}
+
+void Network::zero_grads() { std::fill(grad_storage_.begin(), grad_storage_.end(), 0.0f); }
+
+float Network::forward_backward(const float* input, const float* truth, std::mt19937_64& rng) {
+  if (!training_) fail("forward_backward() needs set_training(true) first");
+  if (!planned_) plan_arena();
+  if (!prepared_) prepare();
+  std::fill(delta_arena_.begin(), delta_arena_.end(), 0.0f);
+  Tensor in{const_cast<float*>(input), input_shape()};
+  float loss = 0.0f;
+  for (int i = 0; i < num_layers(); ++i) {
+    Layer& l = *layers_[size_t(i)];
+    ForwardContext ctx{i == 0 ? in : outputs_[size_t(i - 1)], outputs_, true, truth,
+                       deltas_[size_t(i)], &rng};
+    l.cost = 0.0f;
+    l.forward(ctx, outputs_[size_t(i)]);
+    loss += l.cost;
+  }
+  for (int i = num_layers() - 1; i >= 0; --i) {
+    Layer& l = *layers_[size_t(i)];
+    if (l.stopbackward) break;
+    BackwardContext ctx{i == 0 ? in : outputs_[size_t(i - 1)], outputs_[size_t(i)],
+                        deltas_[size_t(i)], i == 0 ? Tensor{} : deltas_[size_t(i - 1)],
+                        outputs_, deltas_};
+    l.backward(ctx);
+  }
+  return loss;
+}
+
+Tensor Network::delta(int i) const {
+  if (!training_ || i < 0 || i >= num_layers()) fail("delta(", i, "): not training or no such layer");
+  return deltas_[size_t(i)];
 }
 
 Tensor Network::output(int i) const {
