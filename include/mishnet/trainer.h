@@ -1,0 +1,83 @@
+// The training loop shared by `classifier train` and `detector train`: mini-batches from a
+// BatchSource, gradient accumulation over subdivisions, the learning-rate policy, optimizer
+// steps, and checkpoints that resume exactly.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mishnet/network.h"
+#include "mishnet/optimizer.h"
+
+namespace mishnet {
+
+// Where training batches come from. Implementations may prefetch on their own threads, but the
+// content of mini-batch k must depend only on (seed, k), so that a resumed run sees exactly the
+// batches an uninterrupted one would.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  // Fills images (mini-batch x C x H x W, NCHW) and truth (mini-batch x truth_floats).
+  virtual void fill(int64_t minibatch_index, float* images, float* truth) = 0;
+};
+
+struct IterationStats {
+  int64_t iteration = 0;  // batches done after this step
+  float loss = 0;         // per image, this batch
+  float average_loss = 0; // Darknet's running average (0.9 old + 0.1 new)
+  float learning_rate = 0;
+  double images_per_second = 0;
+  double elapsed_seconds = 0;
+  double eta_seconds = 0;
+};
+
+struct TrainerOptions {
+  std::string backup_dir = "backup";
+  std::string name;        // checkpoint prefix: backup/<name>_last.weights
+  uint64_t seed = 1;
+  int64_t max_batches = 0; // 0: [net] max_batches
+};
+
+class Trainer {
+ public:
+  // `net` must have been built with batch = [net] batch / subdivisions.
+  Trainer(Network& net, BatchSource& data, TrainerOptions options);
+
+  // Continues from a checkpoint: its .state side file (if present and `clear` is false)
+  // restores the iteration, seed and optimizer state. The weights must already be loaded.
+  void resume(const std::string& weights_path, bool clear);
+
+  // One iteration: subdivisions mini-batches, then an optimizer step. Throws when the loss is
+  // NaN or infinite (nothing is saved: the last good checkpoint stays).
+  IterationStats step();
+  bool done() const { return iteration_ >= max_batches_; }
+  int64_t iteration() const { return iteration_; }
+  int64_t max_batches() const { return max_batches_; }
+  uint64_t seed() const { return options_.seed; }
+
+  // Writes PATH (.weights) and its .state, each to a temporary file then renamed.
+  void save(const std::string& weights_path) const;
+  // _last every savelast iterations, _<N> every saveweights; returns the paths written.
+  std::vector<std::string> save_due_checkpoints() const;
+  std::string checkpoint_path(const std::string& suffix) const;
+
+ private:
+  Network& net_;
+  BatchSource& data_;
+  TrainerOptions options_;
+  Optimizer optimizer_;
+  int64_t iteration_ = 0;
+  int64_t max_batches_ = 0;
+  int subdivisions_ = 1;
+  int images_per_batch_ = 1;
+  double average_loss_ = -1.0;
+  double elapsed_ = 0.0;
+  std::vector<float> images_, truth_;
+};
+
+// Splits a 64-bit seed and a counter into an independent generator seed (SplitMix64), so that
+// per-iteration and per-image generators need no shared state.
+uint64_t derive_seed(uint64_t seed, uint64_t counter);
+
+}  // namespace mishnet

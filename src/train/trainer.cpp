@@ -1,0 +1,135 @@
+#include "mishnet/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "mishnet/error.h"
+#include "mishnet/weights.h"
+
+namespace mishnet {
+
+uint64_t derive_seed(uint64_t seed, uint64_t counter) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull * (counter + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+Trainer::Trainer(Network& net, BatchSource& data, TrainerOptions options)
+    : net_(net), data_(data), options_(std::move(options)), optimizer_(net) {
+  const NetConfig& c = net.config();
+  subdivisions_ = c.subdivisions;
+  images_per_batch_ = net.batch() * subdivisions_;
+  max_batches_ = options_.max_batches > 0 ? options_.max_batches : c.max_batches;
+  if (max_batches_ <= 0) fail(net.cfg_path(), ": [net] max_batches must be set for training");
+  if (!net.training()) net.set_training(true);
+  images_.resize(net.input_shape().size());
+  size_t truth = net.truth_floats();
+  if (truth == 0) fail(net.cfg_path(), ": the network has no loss layer (softmax/cost, yolo, ...)");
+  truth_.resize(truth * size_t(net.batch()));
+}
+
+std::string Trainer::checkpoint_path(const std::string& suffix) const {
+  return options_.backup_dir + "/" + options_.name + "_" + suffix + ".weights";
+}
+
+void Trainer::resume(const std::string& weights_path, bool clear) {
+  if (clear) {
+    net_.seen = 0;
+    return;
+  }
+  std::string state_path = state_path_for(weights_path);
+  if (!std::filesystem::exists(state_path)) {
+    // Plain Darknet weights: continue the count from `seen`, with fresh optimizer state.
+    iteration_ = int64_t(net_.seen / uint64_t(images_per_batch_));
+    return;
+  }
+  TrainState s = load_train_state(state_path);
+  if (s.param_count != net_.num_params())
+    fail(state_path, ": holds state for ", s.param_count, " parameters, the network has ",
+         net_.num_params());
+  if ((s.optimizer == "adam") != net_.config().adam)
+    fail(state_path, ": was written by the ", s.optimizer, " optimizer, the cfg asks for ",
+         net_.config().adam ? "adam" : "sgd");
+  if (uint64_t(s.iteration) * uint64_t(images_per_batch_) != net_.seen)
+    fail(state_path, ": is from iteration ", s.iteration, " but ", weights_path, " has seen ",
+         net_.seen, " images (", net_.seen / uint64_t(images_per_batch_),
+         " iterations): the two files come from different checkpoints");
+  iteration_ = s.iteration;
+  options_.seed = s.seed;
+  optimizer_.steps_done = s.optimizer_steps;
+  if (!s.velocity.empty()) optimizer_.velocity = s.velocity;
+  if (!s.second.empty()) optimizer_.second = s.second;
+  average_loss_ = s.average_loss;
+}
+
+IterationStats Trainer::step() {
+  auto t0 = std::chrono::steady_clock::now();
+  net_.zero_grads();
+  double loss = 0.0;
+  std::mt19937_64 rng(derive_seed(options_.seed, uint64_t(iteration_)));
+  for (int sub = 0; sub < subdivisions_; ++sub) {
+    int64_t minibatch = iteration_ * subdivisions_ + sub;
+    data_.fill(minibatch, images_.data(), truth_.data());
+    loss += net_.forward_backward(images_.data(), truth_.data(), rng);
+  }
+  float per_image = float(loss / images_per_batch_);
+  if (!std::isfinite(per_image))
+    fail("the loss became ", per_image, " at iteration ", iteration_ + 1,
+         "; training stopped, the last checkpoint written is kept (try a lower learning_rate or "
+         "a longer burn_in)");
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  float lr = learning_rate_at(net_.config(), iteration_, u(rng));
+  optimizer_.step(net_, lr, images_per_batch_);
+  ++iteration_;
+  net_.seen += uint64_t(images_per_batch_);
+  average_loss_ = average_loss_ < 0 ? per_image : average_loss_ * 0.9 + per_image * 0.1;
+
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  elapsed_ += seconds;
+  IterationStats s;
+  s.iteration = iteration_;
+  s.loss = per_image;
+  s.average_loss = float(average_loss_);
+  s.learning_rate = lr;
+  s.images_per_second = images_per_batch_ / std::max(seconds, 1e-9);
+  s.elapsed_seconds = elapsed_;
+  s.eta_seconds = double(max_batches_ - iteration_) * seconds;
+  return s;
+}
+
+void Trainer::save(const std::string& weights_path) const {
+  std::filesystem::path dir = std::filesystem::path(weights_path).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir);
+  // Each file is written whole (temporary file + rename). A crash between the two leaves a
+  // pair from different iterations, which resume() detects through `seen`.
+  TrainState s;
+  s.iteration = iteration_;
+  s.seed = options_.seed;
+  s.param_count = net_.num_params();
+  s.optimizer = net_.config().adam ? "adam" : "sgd";
+  s.optimizer_steps = optimizer_.steps_done;
+  s.velocity = optimizer_.velocity;
+  s.second = optimizer_.second;
+  s.average_loss = average_loss_;
+  save_train_state(s, state_path_for(weights_path));
+  save_weights(net_, weights_path);
+}
+
+std::vector<std::string> Trainer::save_due_checkpoints() const {
+  std::vector<std::string> written;
+  const NetConfig& c = net_.config();
+  if (c.savelast > 0 && iteration_ % c.savelast == 0) {
+    save(checkpoint_path("last"));
+    written.push_back(checkpoint_path("last"));
+  }
+  if (c.saveweights > 0 && iteration_ % c.saveweights == 0) {
+    save(checkpoint_path(std::to_string(iteration_)));
+    written.push_back(checkpoint_path(std::to_string(iteration_)));
+  }
+  return written;
+}
+
+}  // namespace mishnet
