@@ -6,7 +6,9 @@
 #include "mishnet/error.h"
 #include "mishnet/layer.h"
 #include "ops/activation_op.h"
+#include "ops/batchnorm_training.h"
 #include "ops/conv2d.h"
+#include "ops/conv2d_backward.h"
 
 namespace mishnet {
 
@@ -64,7 +66,43 @@ class ConvolutionalLayer final : public Layer {
   Activation activation() const { return activation_; }
   bool batch_normalize() const { return batch_normalize_; }
 
+  void set_training(bool on, int batch) override {
+    training_ = on;
+    if (!on) {
+      x_hat_.clear();
+      pre_activation_.clear();
+      return;
+    }
+    if (!activation_is_elementwise(activation_))
+      fail("layer ", index, " [convolutional]: activation ", activation_name(activation_),
+           " acts across channels and cannot be trained yet");
+    size_t out = output_shape.per_image() * size_t(batch);
+    if (batch_normalize_) {
+      x_hat_.assign(out, 0.0f);
+      batch_mean_.assign(size_t(filters_), 0.0f);
+      batch_variance_.assign(size_t(filters_), 0.0f);
+    } else if (activation_needs(activation_) == ActivationNeeds::input) {
+      // Without batch norm the pre-activation cannot be recomputed from x_hat: keep it.
+      pre_activation_.assign(out, 0.0f);
+    }
+    zero_bias_.assign(size_t(filters_), 0.0f);
+  }
+
   void prepare(BackendKind backend) override {
+    if (training_) {
+      // No folding while training: batch norm runs on batch statistics.
+      ops::Conv2dDesc d = describe(batch_hint_);
+      d.activation = Activation::linear;
+      if (!train_op_ || train_batch_ != batch_hint_ || backend != backend_) {
+        train_op_ = ops::make_conv2d(d, backend);
+        backward_op_ = ops::make_conv2d_backward(d, backend);
+        train_batch_ = batch_hint_;
+        backend_ = backend;
+      }
+      train_op_->set_weights(param("weights"),
+                             batch_normalize_ ? zero_bias_.data() : param("biases"));
+      return;
+    }
     // Fold batch norm into the weights and bias: inference then is one convolution.
     size_t per_filter = params.back().count / size_t(filters_);
     const float* w = param("weights");
@@ -91,12 +129,50 @@ class ConvolutionalLayer final : public Layer {
   }
 
   void forward(const ForwardContext& ctx, Tensor& out) override {
+    if (ctx.training) {
+      if (!train_op_ || train_batch_ != out.shape.n) {
+        batch_hint_ = out.shape.n;
+        prepare(backend_);
+      }
+      train_op_->forward(ctx.input.data, out.data);
+      if (batch_normalize_) {
+        ops::BatchNormBuffers buf{batch_mean_.data(), batch_variance_.data(), x_hat_.data()};
+        ops::batchnorm_train_forward_reference(out, param("scales"), param("biases"),
+                                               param("rolling_mean"), param("rolling_variance"),
+                                               0.01f, buf, out.data);
+      } else if (!pre_activation_.empty()) {
+        std::copy(out.data, out.data + out.size(), pre_activation_.begin());
+      }
+      ops::activate(activation_, out);
+      return;
+    }
     if (!op_ || op_batch_ != out.shape.n) {
       batch_hint_ = out.shape.n;
       prepare(backend_);
     }
     op_->forward(ctx.input.data, out.data);
     if (!op_->fused_activation()) ops::activate(activation_, out);
+  }
+
+  void backward(const BackwardContext& ctx) override {
+    Tensor delta = ctx.delta;
+    Param* biases = find_param("biases");
+    if (batch_normalize_) {
+      ops::activation_backward_from_batchnorm_reference(activation_, delta.shape, delta.data,
+                                                        x_hat_.data(), param("scales"),
+                                                        param("biases"), ctx.output.data);
+      ops::BatchNormBuffers buf{batch_mean_.data(), batch_variance_.data(), x_hat_.data()};
+      ops::batchnorm_backward_reference(delta.shape, delta.data, param("scales"), buf,
+                                        find_param("scales")->grad, biases->grad, delta.data);
+    } else {
+      ops::activation_backward_reference(activation_, delta,
+                                         pre_activation_.empty() ? nullptr : pre_activation_.data(),
+                                         ctx.output.data);
+      ops::bias_backward_reference(delta.shape, delta.data, biases->grad);
+    }
+    backward_op_->backward_weights(ctx.input.data, delta.data, find_param("weights")->grad);
+    if (ctx.input_delta.data)
+      backward_op_->backward_data(delta.data, param("weights"), ctx.input_delta.data);
   }
 
   double bflops() const override {
@@ -139,6 +215,12 @@ class ConvolutionalLayer final : public Layer {
   Activation activation_ = Activation::logistic;
   std::vector<float> folded_weights_, folded_bias_;
   std::unique_ptr<ops::Conv2dOp> op_;
+  // Training
+  bool training_ = false;
+  std::unique_ptr<ops::Conv2dOp> train_op_;
+  std::unique_ptr<ops::Conv2dBackwardOp> backward_op_;
+  int train_batch_ = 0;
+  std::vector<float> x_hat_, batch_mean_, batch_variance_, pre_activation_, zero_bias_;
   BackendKind backend_ = BackendKind::cpu;
   int op_batch_ = 0;
   int batch_hint_ = 1;

@@ -1,0 +1,133 @@
+#include <cmath>
+#include <vector>
+
+#include "kernels/activations.h"
+#include "kernels/batchnorm.h"
+#include "ops/batchnorm_training.h"
+
+namespace mishnet::ops {
+
+namespace {
+size_t plane(const Shape& s) { return size_t(s.h) * size_t(s.w); }
+}  // namespace
+
+void batchnorm_train_forward_reference(const Tensor& x, const float* scales, const float* biases,
+                                       float* rolling_mean, float* rolling_variance,
+                                       float momentum, const BatchNormBuffers& buf, float* y) {
+  const Shape s = x.shape;
+  const size_t hw = plane(s);
+  const double count = double(s.n) * double(hw);
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < s.c; ++c) {
+    double sum = 0.0, sq = 0.0;
+    for (int b = 0; b < s.n; ++b) {
+      const float* p = x.data + (size_t(b) * s.c + c) * hw;
+      for (size_t i = 0; i < hw; ++i) sum += p[i];
+    }
+    const double mean = sum / count;
+    for (int b = 0; b < s.n; ++b) {
+      const float* p = x.data + (size_t(b) * s.c + c) * hw;
+      for (size_t i = 0; i < hw; ++i) sq += (p[i] - mean) * (p[i] - mean);
+    }
+    const double var = sq / count;
+    buf.mean[c] = float(mean);
+    buf.variance[c] = float(var);
+    const float inv_std = 1.0f / std::sqrt(float(var) + kernels::kBatchNormEpsilon);
+    for (int b = 0; b < s.n; ++b) {
+      size_t off = (size_t(b) * s.c + c) * hw;
+      for (size_t i = 0; i < hw; ++i) {
+        float xh = (x.data[off + i] - float(mean)) * inv_std;
+        buf.x_hat[off + i] = xh;
+        y[off + i] = scales[c] * xh + biases[c];
+      }
+    }
+    const double unbiased = count > 1 ? sq / (count - 1) : var;
+    rolling_mean[c] = (1.0f - momentum) * rolling_mean[c] + momentum * float(mean);
+    rolling_variance[c] = (1.0f - momentum) * rolling_variance[c] + momentum * float(unbiased);
+  }
+}
+
+void batchnorm_backward_reference(const Shape& s, const float* dy, const float* scales,
+                                  const BatchNormBuffers& buf, float* dscales, float* dbiases,
+                                  float* dx) {
+  const size_t hw = plane(s);
+  const double count = double(s.n) * double(hw);
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < s.c; ++c) {
+    double sum_dy = 0.0, sum_dy_xh = 0.0;
+    for (int b = 0; b < s.n; ++b) {
+      size_t off = (size_t(b) * s.c + c) * hw;
+      for (size_t i = 0; i < hw; ++i) {
+        sum_dy += dy[off + i];
+        sum_dy_xh += double(dy[off + i]) * buf.x_hat[off + i];
+      }
+    }
+    dbiases[c] += float(sum_dy);
+    dscales[c] += float(sum_dy_xh);
+    const float inv_std = 1.0f / std::sqrt(buf.variance[c] + kernels::kBatchNormEpsilon);
+    // dx = scale * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+    const float k = scales[c] * inv_std;
+    const float mean_dy = float(sum_dy / count), mean_dy_xh = float(sum_dy_xh / count);
+    for (int b = 0; b < s.n; ++b) {
+      size_t off = (size_t(b) * s.c + c) * hw;
+      for (size_t i = 0; i < hw; ++i)
+        dx[off + i] = k * (dy[off + i] - mean_dy - buf.x_hat[off + i] * mean_dy_xh);
+    }
+  }
+}
+
+void batchnorm_inference_reference(const Tensor& x, const float* scales, const float* biases,
+                                   const float* rolling_mean, const float* rolling_variance,
+                                   float* y) {
+  const Shape s = x.shape;
+  const size_t hw = plane(s);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < s.n; ++b)
+    for (int c = 0; c < s.c; ++c) {
+      const float m = kernels::batchnorm_multiplier(scales[c], rolling_variance[c]);
+      const float o = biases[c] - rolling_mean[c] * m;
+      size_t off = (size_t(b) * s.c + c) * hw;
+      for (size_t i = 0; i < hw; ++i) y[off + i] = x.data[off + i] * m + o;
+    }
+}
+
+void activation_backward_from_batchnorm_reference(Activation a, const Shape& s, float* delta,
+                                                  const float* x_hat, const float* scales,
+                                                  const float* biases, const float* y) {
+  const size_t hw = plane(s);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < s.n; ++b)
+    for (int c = 0; c < s.c; ++c) {
+      size_t off = (size_t(b) * s.c + c) * hw;
+      for (size_t i = 0; i < hw; ++i) {
+        float pre = scales[c] * x_hat[off + i] + biases[c];
+        delta[off + i] *= kernels::activation_gradient(a, pre, y[off + i]);
+      }
+    }
+}
+
+void bias_backward_reference(const Shape& s, const float* dy, float* dbias) {
+  const size_t hw = plane(s);
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < s.c; ++c) {
+    double sum = 0.0;
+    for (int b = 0; b < s.n; ++b) {
+      const float* p = dy + (size_t(b) * s.c + c) * hw;
+      for (size_t i = 0; i < hw; ++i) sum += p[i];
+    }
+    dbias[c] += float(sum);
+  }
+}
+
+void add_bias_reference(const Tensor& y, const float* bias) {
+  const Shape s = y.shape;
+  const size_t hw = plane(s);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < s.n; ++b)
+    for (int c = 0; c < s.c; ++c) {
+      float* p = y.data + (size_t(b) * s.c + c) * hw;
+      for (size_t i = 0; i < hw; ++i) p[i] += bias[c];
+    }
+}
+
+}  // namespace mishnet::ops
