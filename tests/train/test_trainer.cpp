@@ -63,7 +63,7 @@ class SyntheticSource final : public BatchSource {
 };
 
 std::string cfg_text(const std::string& extra_net, const std::string& activation) {
-  return "[net]\nbatch=4\nsubdivisions=2\nwidth=6\nheight=6\nchannels=2\nlearning_rate=0.05\n"
+  return "[net]\nbatch=4\nsubdivisions=2\nwidth=6\nheight=6\nchannels=2\nlearning_rate=0.01\n"
          "momentum=0.9\ndecay=0.0005\nmax_batches=40\nburn_in=5\npolicy=steps\nsteps=20\n"
          "scales=0.5\n" + extra_net +
          "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=" + activation +
@@ -140,7 +140,7 @@ TEST(Trainer, ResumeIsExactWithAdam) {
 
 TEST(Trainer, NanLossStopsWithAMessage) {
   std::string text = cfg_text("", "linear");
-  text.replace(text.find("learning_rate=0.05"), 18, "learning_rate=1e30");
+  text.replace(text.find("learning_rate=0.01"), 18, "learning_rate=1e30");
   text.replace(text.find("burn_in=5"), 9, "burn_in=0");
   Network net = make_training_net(text);
   SyntheticSource data(net.input_shape(), net.truth_floats(), 5);
@@ -196,6 +196,49 @@ TEST(Trainer, MismatchedStateIsRejected) {
   other.set_training(true);
   Trainer u(other, data, opt);
   EXPECT_ERROR_CONTAINS(u.resume(dir + "/m.weights", false), "come from different checkpoints");
+}
+
+}  // namespace
+}  // namespace mishnet
+
+namespace mishnet {
+namespace {
+
+// Whole-network gradients (conv + batch norm + activation + conv + loss) against central
+// differences of the loss, for each activation family (output-, input- and no-state backward).
+TEST(Trainer, NetworkGradientsMatchFiniteDifferences) {
+  for (const char* act : {"mish", "leaky", "swish", "logistic", "linear"}) {
+    Network net = make_training_net(cfg_text("", act));
+    SyntheticSource data(net.input_shape(), net.truth_floats(), 21);
+    std::vector<float> images(net.input_shape().size()), truth(net.truth_floats() * 2);
+    data.fill(0, images.data(), truth.data());
+    std::mt19937_64 rng(1);
+    net.zero_grads();
+    net.forward_backward(images.data(), truth.data(), rng);
+    std::vector<float> grad(net.grad_data(), net.grad_data() + net.num_params());
+    std::mt19937_64 pick(test::test_seed());
+    const float h = 1e-3f;
+    for (int t = 0; t < 30; ++t) {
+      int li = t % 2;
+      Param& p = net.layer(li).params[std::uniform_int_distribution<size_t>(
+          0, net.layer(li).params.size() - 1)(pick)];
+      if (!p.trainable) continue;
+      size_t i = std::uniform_int_distribution<size_t>(0, p.count - 1)(pick);
+      float keep = p.data[i];
+      p.data[i] = keep + h;
+      net.parameters_changed();
+      double lp = net.forward_backward(images.data(), truth.data(), rng);
+      p.data[i] = keep - h;
+      net.parameters_changed();
+      double lm = net.forward_backward(images.data(), truth.data(), rng);
+      p.data[i] = keep;
+      net.parameters_changed();
+      double numeric = (lp - lm) / (2 * h);
+      double analytic = grad[size_t(p.data + i - net.param_data())];
+      EXPECT_NEAR(analytic, numeric, 2e-2 * std::max(1.0, std::fabs(numeric)))
+          << act << " layer " << li << " " << p.name << "[" << i << "]";
+    }
+  }
 }
 
 }  // namespace
