@@ -157,6 +157,12 @@ MISHNET_HD float swish_gradient(float x) {
   return s * (1.0f + x * sigmoid(-x));
 }
 
+// clamp(x, lo, hi) that lets NaN through (fminf/fmaxf would replace it), so a diverging network
+// shows NaN instead of a plausible number.
+MISHNET_HD float clamp_nan(float x, float lo, float hi) {
+  return x < lo ? lo : (x > hi ? hi : x);
+}
+
 // Darknet's stair: flat on [2k, 2k+1), slope 1 on [2k+1, 2k+2).
 MISHNET_HD float stair(float x) {
   float n = floorf(x);
@@ -184,15 +190,15 @@ MISHNET_HD float soft_clipping_gradient(float x) {
 // ---------------------------------------------------------------------------------------------
 // Dispatch.
 
-// The value of activation a at x. The normalize_channels family acts across channels (see
-// ops::activate_reference); element-wise it is the identity.
+// The value of activation a at x. NaN propagates. The normalize_channels family acts across
+// channels (see ops::activate_reference); element-wise it is the identity.
 MISHNET_HD float activate(Activation a, float x) {
   switch (a) {
     // Darknet
     case Activation::linear: return x;
     case Activation::logistic: return sigmoid(x);
-    case Activation::relu: return x > 0.0f ? x : 0.0f;
-    case Activation::relu6: return fminf(fmaxf(x, 0.0f), 6.0f);
+    case Activation::relu: return x <= 0.0f ? 0.0f : x;
+    case Activation::relu6: return clamp_nan(x, 0.0f, 6.0f);
     case Activation::relie: return x > 0.0f ? x : kRelieSlope * x;
     case Activation::ramp: return x > 0.0f ? x + kRampSlope * x : kRampSlope * x;
     case Activation::tanh: return tanhf(x);
@@ -207,17 +213,17 @@ MISHNET_HD float activate(Activation a, float x) {
     case Activation::gelu: return gelu_tanh(x);
     case Activation::loggy: return tanhf(0.5f * x);  // = 2σ(x) − 1, without the cancellation
     case Activation::stair: return stair(x);
-    case Activation::hardtan: return fminf(fmaxf(x, -1.0f), 1.0f);
+    case Activation::hardtan: return clamp_nan(x, -1.0f, 1.0f);
     case Activation::lhtan:
       if (x < 0.0f) return kLhtanSlope * x;
       if (x > 1.0f) return kLhtanSlope * (x - 1.0f) + 1.0f;
       return x;
     case Activation::swish: return swish(x);
     case Activation::mish: return mish(x);
-    case Activation::hard_mish:  // (x/2)·min(2, max(0, x+2)), Darknet's strict inequalities
-      if (x > 0.0f) return x;
-      if (x > -2.0f) return 0.5f * x * x + x;
-      return 0.0f;
+    case Activation::hard_mish:  // (x/2)·min(2, max(0, x+2)); Darknet: x > 0, x > -2
+      if (x <= -2.0f) return 0.0f;
+      if (x <= 0.0f) return 0.5f * x * x + x;
+      return x;
     case Activation::normalize_channels:
     case Activation::normalize_channels_softmax:
     case Activation::normalize_channels_softmax_maxval: return x;
@@ -227,14 +233,13 @@ MISHNET_HD float activate(Activation a, float x) {
     case Activation::gelu_erf: return gelu_erf(x);
     case Activation::rrelu: return x >= 0.0f ? x : kRreluEvalSlope * x;
     case Activation::softplus: return softplus(x);
-    case Activation::hardshrink: return fabsf(x) > kShrinkLambda ? x : 0.0f;
+    case Activation::hardshrink: return fabsf(x) <= kShrinkLambda ? 0.0f : x;
     case Activation::logsigmoid: return fminf(x, 0.0f) - log1pf(expf(-fabsf(x)));
     case Activation::prelu: return x >= 0.0f ? x : kPreluSlope * x;
     case Activation::celu: return x > 0.0f ? x : kCeluAlpha * expm1f(x / kCeluAlpha);
     case Activation::softshrink:
-      if (x > kShrinkLambda) return x - kShrinkLambda;
-      if (x < -kShrinkLambda) return x + kShrinkLambda;
-      return 0.0f;
+      if (fabsf(x) <= kShrinkLambda) return 0.0f;
+      return x > 0.0f ? x - kShrinkLambda : x + kShrinkLambda;
     case Activation::tanhshrink: return x - tanhf(x);
     case Activation::softsign: return x / (1.0f + fabsf(x));
     case Activation::aria2: {  // x·(1 + e^−x)^−1.5 = x·σ^1.5 (paper form, β = 1, α = 1.5)
@@ -265,15 +270,14 @@ MISHNET_HD float activate(Activation a, float x) {
       return x;
     case Activation::isru: return x / hypotf(x, 1.0f);  // x/√(1+x²), α = 1
     case Activation::isrlu: return x >= 0.0f ? x : x / hypotf(x, 1.0f);
-    case Activation::fts: return x >= 0.0f ? swish(x) + kFtsT : kFtsT;
+    case Activation::fts: return x < 0.0f ? kFtsT : swish(x) + kFtsT;
     case Activation::sinerelu: return x > 0.0f ? x : kSineReluEpsilon * (sinf(x) - cosf(x));
     case Activation::soft_clipping: return soft_clipping(x);
     case Activation::weighted_tanh: return tanhf(kWeightedTanhW * x);  // Echo form (§3.1 #33)
     case Activation::lecun_tanh: return kLecunA * tanhf(kLecunB * x);
-    case Activation::hard_sigmoid: return fminf(fmaxf(0.2f * x + 0.5f, 0.0f), 1.0f);
-    case Activation::hard_sigmoid_torch:
-      return fminf(fmaxf(x * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f);
-    case Activation::thresholded_relu: return x > kThresholdedReluTheta ? x : 0.0f;
+    case Activation::hard_sigmoid: return clamp_nan(0.2f * x + 0.5f, 0.0f, 1.0f);
+    case Activation::hard_sigmoid_torch: return clamp_nan(x * (1.0f / 6.0f) + 0.5f, 0.0f, 1.0f);
+    case Activation::thresholded_relu: return x <= kThresholdedReluTheta ? 0.0f : x;
     case Activation::beta_mish: return beta_mish(x);
     case Activation::count: break;
   }
