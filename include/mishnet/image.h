@@ -39,7 +39,9 @@ bool image_decoder_is_opencv();
 void save_image(const Image& im, const std::string& path);
 
 // Darknet's resize_image: bilinear, first along rows then columns, with the corners of the
-// source mapped onto the corners of the result (scale = (in-1)/(out-1)).
+// source mapped onto the corners of the result (scale = (in-1)/(out-1)), the same float
+// arithmetic. One flaw is not copied: where Darknet's rounding blackens the last row (see
+// image.cpp), we take the last source row.
 Image resize_image(const Image& im, int w, int h);
 // Darknet's letterbox_image: keep the aspect ratio, fit inside w x h, centre, pad with 0.5.
 Image letterbox_image(const Image& im, int w, int h);
