@@ -17,7 +17,7 @@ void batchnorm_train_forward_reference(const Tensor& x, const float* scales, con
   const Shape s = x.shape;
   const size_t hw = plane(s);
   const double count = double(s.n) * double(hw);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (s.size() > 16384)
   for (int c = 0; c < s.c; ++c) {
     double sum = 0.0, sq = 0.0;
     for (int b = 0; b < s.n; ++b) {
@@ -52,7 +52,7 @@ void batchnorm_backward_reference(const Shape& s, const float* dy, const float* 
                                   float* dx) {
   const size_t hw = plane(s);
   const double count = double(s.n) * double(hw);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (s.size() > 16384)
   for (int c = 0; c < s.c; ++c) {
     double sum_dy = 0.0, sum_dy_xh = 0.0;
     for (int b = 0; b < s.n; ++b) {
@@ -81,7 +81,7 @@ void batchnorm_inference_reference(const Tensor& x, const float* scales, const f
                                    float* y) {
   const Shape s = x.shape;
   const size_t hw = plane(s);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (s.size() > 16384)
   for (int b = 0; b < s.n; ++b)
     for (int c = 0; c < s.c; ++c) {
       const float m = kernels::batchnorm_multiplier(scales[c], rolling_variance[c]);
@@ -95,7 +95,7 @@ void activation_backward_from_batchnorm_reference(Activation a, const Shape& s, 
                                                   const float* x_hat, const float* scales,
                                                   const float* biases, const float* y) {
   const size_t hw = plane(s);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (s.size() > 16384)
   for (int b = 0; b < s.n; ++b)
     for (int c = 0; c < s.c; ++c) {
       size_t off = (size_t(b) * s.c + c) * hw;
@@ -108,7 +108,7 @@ void activation_backward_from_batchnorm_reference(Activation a, const Shape& s, 
 
 void bias_backward_reference(const Shape& s, const float* dy, float* dbias) {
   const size_t hw = plane(s);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (s.size() > 16384)
   for (int c = 0; c < s.c; ++c) {
     double sum = 0.0;
     for (int b = 0; b < s.n; ++b) {
@@ -122,7 +122,7 @@ void bias_backward_reference(const Shape& s, const float* dy, float* dbias) {
 void add_bias_reference(const Tensor& y, const float* bias) {
   const Shape s = y.shape;
   const size_t hw = plane(s);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (s.size() > 16384)
   for (int b = 0; b < s.n; ++b)
     for (int c = 0; c < s.c; ++c) {
       float* p = y.data + (size_t(b) * s.c + c) * hw;
