@@ -42,6 +42,7 @@ struct BuildContext {
   int index = 0;
   Shape input;                        // output shape of layer index-1, or the network input
   const std::vector<Shape>& outputs;  // output shapes of layers 0..index-1
+  const CfgSection* previous_section = nullptr;  // cfg section of layer index-1, if any
 
   // Resolves a route/shortcut reference: negative = relative to this layer, else absolute.
   // Throws file:line when it points outside 0..index-1.

@@ -56,7 +56,8 @@ Network Network::from_cfg(const Cfg& cfg, const NetworkOptions& options) {
         fail_at(s.file, s.line, "[", s.raw_type, "] may only appear as the first section");
       fail_at(s.file, s.line, "unknown section [", s.raw_type, "]");
     }
-    BuildContext ctx{s, net.config_, index, shapes.empty() ? input : shapes.back(), shapes};
+    BuildContext ctx{s, net.config_, index, shapes.empty() ? input : shapes.back(), shapes,
+                     i > 1 ? &cfg.sections[i - 1] : nullptr};
     std::unique_ptr<Layer> layer = it->second(ctx);
     layer->index = index;
     if (layer->inputs.empty()) layer->inputs.push_back(index - 1);

@@ -1,0 +1,298 @@
+// ClassificationLoader: loader threads build upcoming mini-batches (a bounded window of
+// `prefetch` of them) while the trainer works on the current one.
+//
+// Determinism: mini-batch k holds the images at global positions g = k*batch + i. Which image
+// sits at g comes from the permutation of epoch g / N (drawn from the seed and the epoch), and
+// every augmentation draw for it from a generator seeded with derive_seed(augment seed, g).
+// A worker therefore needs nothing but (seed, k) to build mini-batch k, so any number of
+// threads, in any order, produce the same bytes; an out-of-order request (a resumed run) just
+// restarts the window there.
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "data/augment.h"
+#include "mishnet/classification_data.h"
+#include "mishnet/error.h"
+#include "mishnet/image.h"
+
+namespace mishnet {
+
+namespace {
+
+// Independent streams from one seed; the tags keep them apart from the trainer's own
+// derive_seed(seed, iteration) generators, whose counters are small.
+constexpr uint64_t kPermutationStream = ~uint64_t(0) - 1;
+constexpr uint64_t kAugmentStream = ~uint64_t(0) - 2;
+
+struct Built {
+  std::vector<float> images, truth;
+  std::exception_ptr error;
+};
+
+}  // namespace
+
+struct ClassificationLoader::Impl {
+  ClassificationList list;
+  data::AugmentSettings settings;
+  ClassificationLoaderOptions options;
+  size_t image_floats = 0;
+  size_t classes = 0;
+
+  // Images that failed to load, each reported once.
+  mutable std::mutex skip_mutex;
+  std::vector<char> bad;
+  std::vector<std::string> bad_paths;
+  int64_t replacements = 0;
+
+  // Recent epoch permutations, keyed by (seed, epoch).
+  std::mutex permutation_mutex;
+  std::map<std::pair<uint64_t, int64_t>, std::shared_ptr<const std::vector<uint32_t>>> permutations;
+
+  // The prefetch window: mini-batches [window_start, next_unclaimed) are built or being built;
+  // `generation` changes when the window restarts, so work claimed before is dropped.
+  std::mutex mutex;
+  std::condition_variable work_cv, ready_cv;
+  bool stop = false;
+  uint64_t seed = 1;
+  int64_t window_start = 0, next_unclaimed = 0;
+  uint64_t generation = 0;
+  std::map<int64_t, Built> ready;
+  std::vector<std::thread> workers;
+
+  std::shared_ptr<const std::vector<uint32_t>> permutation(uint64_t seed_value, int64_t epoch) {
+    auto key = std::make_pair(seed_value, epoch);
+    {
+      std::lock_guard<std::mutex> lock(permutation_mutex);
+      auto it = permutations.find(key);
+      if (it != permutations.end()) return it->second;
+    }
+    auto perm = std::make_shared<std::vector<uint32_t>>(list.images.size());
+    for (size_t i = 0; i < perm->size(); ++i) (*perm)[i] = uint32_t(i);
+    data::Random rng(derive_seed(derive_seed(seed_value, kPermutationStream), uint64_t(epoch)));
+    for (size_t i = perm->size(); i > 1; --i) std::swap((*perm)[i - 1], (*perm)[size_t(rng.integer(0, int(i - 1)))]);
+    std::lock_guard<std::mutex> lock(permutation_mutex);
+    // Workers straddle at most an epoch boundary; a few entries are plenty.
+    if (permutations.size() >= 4) permutations.erase(permutations.begin());
+    permutations.emplace(key, perm);
+    return perm;
+  }
+
+  size_t image_at(int64_t position, uint64_t seed_value) {
+    const int64_t n = int64_t(list.images.size());
+    if (!options.shuffle) return size_t(position % n);
+    return (*permutation(seed_value, position / n))[size_t(position % n)];
+  }
+
+  // Decodes image `index`, or the next one in the list that loads; `used` receives its index.
+  Image load(size_t index, size_t& used) {
+    const size_t n = list.images.size();
+    for (size_t t = 0; t < n; ++t) {
+      size_t j = (index + t) % n;
+      {
+        std::lock_guard<std::mutex> lock(skip_mutex);
+        if (bad[j]) continue;
+      }
+      try {
+        Image im = load_image(list.images[j].path, settings.channels);
+        used = j;
+        if (t > 0) {
+          std::lock_guard<std::mutex> lock(skip_mutex);
+          ++replacements;
+        }
+        return im;
+      } catch (const Error& e) {
+        std::lock_guard<std::mutex> lock(skip_mutex);
+        if (!bad[j]) {
+          bad[j] = 1;
+          bad_paths.push_back(list.images[j].path);
+          std::cerr << "warning: " << list.list_path << ":" << list.images[j].line << ": skipping image: " << e.what()
+                    << " (the next image in the list takes its place)\n";
+        }
+      }
+    }
+    fail(list.list_path, ": none of its ", n, " images could be loaded");
+  }
+
+  void make_sample(int64_t position, uint64_t seed_value, float* image_out, float* truth_out) {
+    size_t used = 0;
+    Image decoded = load(image_at(position, seed_value), used);
+    const int class_id = list.images[used].class_id;
+    if (!options.augment) {
+      // Darknet's load_data_old: the image resized to the network, plain one-hot truth.
+      Image sized = resize_image(decoded, settings.width, settings.height);
+      std::copy(sized.data.begin(), sized.data.end(), image_out);
+      data::fill_smoothed_truth(truth_out, int(classes), class_id, 0.0f);
+      return;
+    }
+    data::Random rng(derive_seed(derive_seed(seed_value, kAugmentStream), uint64_t(position)));
+    data::Sample sample = data::augment_sample(decoded, class_id, settings, rng);
+    if (settings.mix != data::MixMode::none && rng.coin()) {
+      data::MixMode mode = settings.mix;
+      if (mode == data::MixMode::cutmix_or_mosaic) mode = data::MixMode(rng.integer(2, 3));
+      const int count = mode == data::MixMode::mosaic ? 3 : 1;
+      data::Sample partners[3];
+      for (int p = 0; p < count; ++p) {
+        size_t other = size_t(rng.integer(0, int(list.images.size()) - 1));
+        Image im = load(other, used);
+        partners[p] = data::augment_sample(im, list.images[used].class_id, settings, rng);
+      }
+      data::mix_samples(sample, partners, mode, rng);
+    }
+    if (settings.blur && rng.integer(0, 3) == 0) data::gaussian_blur(sample.image, settings.blur == 1 ? 15 : settings.blur);
+    std::copy(sample.image.data.begin(), sample.image.data.end(), image_out);
+    std::copy(sample.truth.begin(), sample.truth.end(), truth_out);
+  }
+
+  void build(int64_t k, uint64_t seed_value, Built& out) {
+    const int b = options.batch;
+    out.images.resize(size_t(b) * image_floats);
+    out.truth.resize(size_t(b) * classes);
+    for (int i = 0; i < b; ++i)
+      make_sample(k * b + i, seed_value, out.images.data() + size_t(i) * image_floats,
+                  out.truth.data() + size_t(i) * classes);
+  }
+
+  void worker_loop() {
+    std::unique_lock<std::mutex> lock(mutex);
+    for (;;) {
+      work_cv.wait(lock, [&] { return stop || next_unclaimed < window_start + options.prefetch; });
+      if (stop) return;
+      const int64_t k = next_unclaimed++;
+      const uint64_t gen = generation, seed_value = seed;
+      lock.unlock();
+      Built built;
+      try {
+        build(k, seed_value, built);
+      } catch (...) {
+        built.error = std::current_exception();
+      }
+      lock.lock();
+      if (gen == generation) {
+        ready[k] = std::move(built);
+        ready_cv.notify_all();
+      }
+    }
+  }
+};
+
+ClassificationLoader::ClassificationLoader(ClassificationList list, const NetConfig& net,
+                                           ClassificationLoaderOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& d = *impl_;
+  if (list.images.empty()) fail(list.list_path, ": the image list holds no images");
+  if (options.batch < 1) fail("ClassificationLoader: batch must be at least 1, got ", options.batch);
+  if (options.threads < 0) fail("ClassificationLoader: threads must not be negative, got ", options.threads);
+  if (list.images.size() > size_t(INT32_MAX)) fail(list.list_path, ": more than 2^31 images");
+  options.prefetch = std::max(options.prefetch, 1);
+  d.settings = data::AugmentSettings::from_net(net, int(list.labels.size()));
+  if (options.augment && net.gaussian_noise)
+    std::cerr << "warning: [net] gaussian_noise is applied by detector training only (as in Darknet); "
+                 "classifier training ignores it\n";
+  d.list = std::move(list);
+  d.options = options;
+  d.seed = options.seed;
+  d.image_floats = size_t(d.settings.width) * size_t(d.settings.height) * size_t(d.settings.channels);
+  d.classes = d.list.labels.size();
+  d.bad.assign(d.list.images.size(), 0);
+  for (int t = 0; t < options.threads; ++t) d.workers.emplace_back([&d] { d.worker_loop(); });
+}
+
+ClassificationLoader::~ClassificationLoader() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stop = true;
+  }
+  impl_->work_cv.notify_all();
+  for (std::thread& t : impl_->workers) t.join();
+}
+
+void ClassificationLoader::fill(int64_t minibatch_index, float* images, float* truth) {
+  Impl& d = *impl_;
+  if (minibatch_index < 0) fail("ClassificationLoader: mini-batch index ", minibatch_index, " is negative");
+  Built built;
+  if (d.workers.empty()) {
+    uint64_t seed_value;
+    {
+      std::lock_guard<std::mutex> lock(d.mutex);
+      seed_value = d.seed;
+    }
+    d.build(minibatch_index, seed_value, built);
+  } else {
+    std::unique_lock<std::mutex> lock(d.mutex);
+    if (minibatch_index < d.window_start || minibatch_index > d.next_unclaimed) {
+      // Not in the window (a resumed or rewound run): restart it here.
+      d.ready.clear();
+      d.window_start = d.next_unclaimed = minibatch_index;
+      ++d.generation;
+    } else {
+      d.ready.erase(d.ready.begin(), d.ready.lower_bound(minibatch_index));
+      d.window_start = minibatch_index;
+    }
+    d.work_cv.notify_all();
+    d.ready_cv.wait(lock, [&] { return d.ready.count(minibatch_index) > 0; });
+    auto it = d.ready.find(minibatch_index);
+    built = std::move(it->second);
+    d.ready.erase(it);
+    d.window_start = minibatch_index + 1;
+    lock.unlock();
+    d.work_cv.notify_all();
+  }
+  if (built.error) std::rethrow_exception(built.error);
+  std::memcpy(images, built.images.data(), built.images.size() * sizeof(float));
+  std::memcpy(truth, built.truth.data(), built.truth.size() * sizeof(float));
+}
+
+void ClassificationLoader::set_seed(uint64_t seed) {
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  if (seed == d.seed) return;
+  d.seed = seed;
+  d.ready.clear();
+  d.next_unclaimed = d.window_start;
+  ++d.generation;
+  d.work_cv.notify_all();
+}
+
+uint64_t ClassificationLoader::seed() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->seed;
+}
+
+int ClassificationLoader::batch() const { return impl_->options.batch; }
+int ClassificationLoader::classes() const { return int(impl_->classes); }
+size_t ClassificationLoader::image_floats() const { return impl_->image_floats; }
+size_t ClassificationLoader::num_images() const { return impl_->list.images.size(); }
+const ClassificationList& ClassificationLoader::list() const { return impl_->list; }
+
+std::vector<std::string> ClassificationLoader::skipped_paths() const {
+  std::lock_guard<std::mutex> lock(impl_->skip_mutex);
+  return impl_->bad_paths;
+}
+
+int64_t ClassificationLoader::replacements() const {
+  std::lock_guard<std::mutex> lock(impl_->skip_mutex);
+  return impl_->replacements;
+}
+
+std::string ClassificationLoader::skipped_summary() const {
+  std::lock_guard<std::mutex> lock(impl_->skip_mutex);
+  if (impl_->bad_paths.empty()) return "";
+  std::ostringstream s;
+  const bool one = impl_->bad_paths.size() == 1;
+  s << impl_->bad_paths.size() << (one ? " image" : " images") << " could not be loaded and "
+    << (one ? "was" : "were") << " replaced by the next image in the list (" << impl_->replacements
+    << (impl_->replacements == 1 ? " time" : " times") << "):";
+  const size_t shown = std::min<size_t>(impl_->bad_paths.size(), 10);
+  for (size_t i = 0; i < shown; ++i) s << (i ? ", " : " ") << impl_->bad_paths[i];
+  if (shown < impl_->bad_paths.size()) s << ", ... (" << impl_->bad_paths.size() - shown << " more)";
+  return s.str();
+}
+
+}  // namespace mishnet

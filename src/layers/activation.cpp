@@ -1,0 +1,46 @@
+// [activation]: a standalone activation function (Darknet's activation_layer.c), `activation=`
+// (default linear); the output has the input's shape.
+//
+// Darknet's CPU activate() has no case for swish, mish, hard_mish, relu6 or the
+// normalize_channels family and returns 0 for them in this layer; mishnet applies the function
+// the cfg names (as OpenCV's importer does), with its exact gradient.
+#include <algorithm>
+
+#include "mishnet/layer.h"
+#include "ops/accumulate.h"
+#include "ops/activation_op.h"
+
+namespace mishnet {
+
+namespace {
+
+class ActivationLayer final : public Layer {
+ public:
+  explicit ActivationLayer(const BuildContext& ctx) {
+    input_shape = ctx.input;
+    output_shape = input_shape;
+    activation_ = parse_activation_option(ctx.section, "linear");
+  }
+
+  const char* type() const override { return "activation"; }
+
+  void forward(const ForwardContext& ctx, Tensor& out) override {
+    std::copy(ctx.input.data, ctx.input.data + out.size(), out.data);
+    ops::activate(activation_, out);
+  }
+
+  void backward(const BackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    ops::activation_backward_reference(activation_, ctx.delta, ctx.input.data, ctx.output.data);
+    ops::accumulate_reference(ctx.delta.data, ctx.delta.size(), ctx.input_delta.data);
+  }
+
+ private:
+  Activation activation_ = Activation::linear;
+};
+
+}  // namespace
+
+MISHNET_REGISTER_LAYER("activation", ActivationLayer);
+
+}  // namespace mishnet

@@ -1,0 +1,31 @@
+// [avgpool] (alias [avg]): global average over height and width, output 1x1xC. It has no
+// options (Darknet's parse_avgpool reads none).
+#include "mishnet/layer.h"
+#include "ops/pool2d.h"
+
+namespace mishnet {
+
+class AvgpoolLayer final : public Layer {
+ public:
+  explicit AvgpoolLayer(const BuildContext& ctx) {
+    input_shape = ctx.input;
+    output_shape = Shape{1, input_shape.c, 1, 1};
+  }
+
+  const char* type() const override { return "avg"; }
+
+  void forward(const ForwardContext& ctx, Tensor& out) override {
+    const Shape& in = ctx.input.shape;
+    ops::global_avgpool_forward(in.n, in.c, in.h * in.w, ctx.input.data, out.data);
+  }
+
+  void backward(const BackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    const Shape& in = ctx.input_delta.shape;
+    ops::global_avgpool_backward(in.n, in.c, in.h * in.w, ctx.delta.data, ctx.input_delta.data);
+  }
+};
+
+MISHNET_REGISTER_LAYER("avgpool", AvgpoolLayer);
+
+}  // namespace mishnet

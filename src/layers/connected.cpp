@@ -1,0 +1,153 @@
+// [connected]: fully connected layer, optional batch norm, activation.
+//
+// .weights order (Darknet's load_connected_weights): biases, weights[outputs*inputs], then
+// scales, rolling_mean, rolling_variance when batch_normalize (unlike [convolutional], where the
+// batch-norm blocks come before the weights).
+#include <string>
+#include <vector>
+
+#include "kernels/batchnorm.h"
+#include "mishnet/error.h"
+#include "mishnet/layer.h"
+#include "ops/activation_op.h"
+#include "ops/batchnorm_training.h"
+#include "ops/inner_product.h"
+
+namespace mishnet {
+
+namespace {
+
+class ConnectedLayer final : public Layer {
+ public:
+  explicit ConnectedLayer(const BuildContext& ctx) {
+    const CfgSection& s = ctx.section;
+    input_shape = ctx.input;
+    outputs_ = s.get_int("output", 1);
+    if (outputs_ < 1) s.fail_key("output", "must be at least 1");
+    activation_ = parse_activation_option(s, "logistic");
+    batch_normalize_ = s.get_bool("batch_normalize", false);
+    inputs_ = int(input_shape.per_image());
+    output_shape = Shape{1, outputs_, 1, 1};
+
+    declare_param("biases", size_t(outputs_));
+    declare_param("weights", size_t(outputs_) * size_t(inputs_)).fan_in = size_t(inputs_);
+    if (batch_normalize_) declare_batchnorm_params(size_t(outputs_));
+  }
+
+  const char* type() const override { return "connected"; }
+
+  void set_training(bool on, int batch) override {
+    training_ = on;
+    if (!on) return;
+    if (!activation_is_elementwise(activation_))
+      fail("layer ", index, " [connected]: activation ", activation_name(activation_),
+           " acts across channels and cannot be trained yet");
+    const size_t out = size_t(outputs_) * size_t(batch);
+    if (batch_normalize_) {
+      x_hat_.assign(out, 0.0f);
+      batch_mean_.assign(size_t(outputs_), 0.0f);
+      batch_variance_.assign(size_t(outputs_), 0.0f);
+    } else {
+      pre_activation_.assign(out, 0.0f);
+    }
+  }
+
+  void prepare(BackendKind backend) override {
+    if (training_) return;  // training uses the raw weights, nothing to fold
+    // Fold batch norm: y = m*(Wx - mean) + bias = (m*W)x + (bias - m*mean), m = scale/sqrt(var+eps).
+    const size_t in = size_t(inputs_);
+    const float* w = param("weights");
+    const float* b = param("biases");
+    folded_weights_.assign(w, w + size_t(outputs_) * in);
+    folded_bias_.assign(b, b + outputs_);
+    if (batch_normalize_) {
+      const float* scales = param("scales");
+      const float* mean = param("rolling_mean");
+      const float* var = param("rolling_variance");
+      for (int o = 0; o < outputs_; ++o) {
+        float m = kernels::batchnorm_multiplier(scales[o], var[o]);
+        for (size_t k = 0; k < in; ++k) folded_weights_[size_t(o) * in + k] *= m;
+        folded_bias_[size_t(o)] = b[o] - mean[o] * m;
+      }
+    }
+    if (!op_ || backend != backend_ || op_batch_ != batch_hint_) {
+      ops::InnerProductDesc d;
+      d.batch = batch_hint_;
+      d.inputs = inputs_;
+      d.outputs = outputs_;
+      op_ = ops::make_inner_product(d, backend);
+      backend_ = backend;
+      op_batch_ = batch_hint_;
+    }
+    op_->set_weights(folded_weights_.data(), folded_bias_.data());
+  }
+
+  void forward(const ForwardContext& ctx, Tensor& out) override {
+    if (ctx.training) {
+      ops::InnerProductDesc d{out.shape.n, inputs_, outputs_};
+      // Batch norm supplies the offset, so the bias is added only without it.
+      ops::inner_product_reference(d, ctx.input.data, param("weights"),
+                                   batch_normalize_ ? nullptr : param("biases"), out.data);
+      if (batch_normalize_) {
+        ops::BatchNormBuffers buf{batch_mean_.data(), batch_variance_.data(), x_hat_.data()};
+        ops::batchnorm_train_forward_reference(out, param("scales"), param("biases"),
+                                               param("rolling_mean"), param("rolling_variance"),
+                                               0.01f, buf, out.data);
+      } else {
+        std::copy(out.data, out.data + out.size(), pre_activation_.begin());
+      }
+      ops::activate(activation_, out);
+      return;
+    }
+    if (!op_ || op_batch_ != out.shape.n) {
+      batch_hint_ = out.shape.n;
+      prepare(backend_);
+    }
+    op_->forward(ctx.input.data, out.data);
+    ops::activate(activation_, out);
+  }
+
+  void backward(const BackwardContext& ctx) override {
+    Tensor delta = ctx.delta;
+    if (batch_normalize_) {
+      ops::activation_backward_from_batchnorm_reference(activation_, delta.shape, delta.data,
+                                                        x_hat_.data(), param("scales"),
+                                                        param("biases"), ctx.output.data);
+      ops::BatchNormBuffers buf{batch_mean_.data(), batch_variance_.data(), x_hat_.data()};
+      ops::batchnorm_backward_reference(delta.shape, delta.data, param("scales"), buf,
+                                        find_param("scales")->grad, find_param("biases")->grad,
+                                        delta.data);
+    } else {
+      ops::activation_backward_reference(activation_, delta, pre_activation_.data(),
+                                         ctx.output.data);
+      ops::bias_backward_reference(delta.shape, delta.data, find_param("biases")->grad);
+    }
+    ops::InnerProductDesc d{delta.shape.n, inputs_, outputs_};
+    ops::inner_product_backward_weights_reference(d, ctx.input.data, delta.data,
+                                                  find_param("weights")->grad);
+    if (ctx.input_delta.data)
+      ops::inner_product_backward_data_reference(d, delta.data, param("weights"),
+                                                 ctx.input_delta.data);
+  }
+
+  double bflops() const override { return 2.0 * double(inputs_) * double(outputs_) / 1e9; }
+  std::string summary_filters() const override { return std::to_string(outputs_); }
+
+ private:
+  int inputs_ = 0, outputs_ = 1;
+  bool batch_normalize_ = false;
+  Activation activation_ = Activation::logistic;
+  std::vector<float> folded_weights_, folded_bias_;
+  bool training_ = false;
+  std::vector<float> x_hat_, batch_mean_, batch_variance_, pre_activation_;
+  std::unique_ptr<ops::InnerProductOp> op_;
+  BackendKind backend_ = BackendKind::cpu;
+  int op_batch_ = 0;
+  int batch_hint_ = 1;
+};
+
+}  // namespace
+
+MISHNET_REGISTER_LAYER("connected", ConnectedLayer);
+
+}  // namespace mishnet

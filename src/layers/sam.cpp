@@ -1,0 +1,75 @@
+// [sam]: spatial attention (Darknet's sam_layer.c): the element-wise product of this layer's
+// input and the output of layer `from` (same shape), then `activation` (default linear).
+//
+// Darknet's backward overwrites the gradient of `from` instead of adding to it (a later reader
+// of `from` loses its share) and takes the activation's gradient from the output only (wrong
+// for swish/mish); mishnet adds, and uses the exact gradient of every activation.
+#include <string>
+#include <vector>
+
+#include "mishnet/layer.h"
+#include "ops/activation_op.h"
+#include "ops/broadcast_multiply.h"
+
+namespace mishnet {
+
+namespace {
+
+std::string dims(const Shape& s) {
+  return std::to_string(s.w) + "x" + std::to_string(s.h) + "x" + std::to_string(s.c);
+}
+
+class SamLayer final : public Layer {
+ public:
+  explicit SamLayer(const BuildContext& ctx) {
+    const CfgSection& s = ctx.section;
+    input_shape = ctx.input;
+    from_ = ctx.resolve_layer(s.require_int("from"), "from");
+    activation_ = parse_activation_option(s, "linear");
+    const Shape from = ctx.outputs[size_t(from_)];
+    if (!(from == input_shape))
+      s.fail_key("from", "layer " + std::to_string(from_) + " outputs " + dims(from) +
+                             " but the input is " + dims(input_shape) +
+                             ": [sam] multiplies two tensors of the same shape");
+    output_shape = from;
+    inputs = {ctx.index - 1, from_};
+  }
+
+  const char* type() const override { return "sam"; }
+
+  void forward(const ForwardContext& ctx, Tensor& out) override {
+    ops::broadcast_multiply_reference(ctx.outputs[size_t(from_)], ctx.input.data,
+                                      ops::Broadcast::elementwise, out.data);
+    ops::activate(activation_, out);
+  }
+
+  void backward(const BackwardContext& ctx) override {
+    const Tensor& from = ctx.outputs[size_t(from_)];
+    if (activation_ != Activation::linear) {
+      const float* pre = nullptr;
+      if (activation_needs(activation_) == ActivationNeeds::input) {
+        pre_.resize(ctx.delta.size());
+        ops::broadcast_multiply_reference(from, ctx.input.data, ops::Broadcast::elementwise,
+                                          pre_.data());
+        pre = pre_.data();
+      }
+      ops::activation_backward_reference(activation_, ctx.delta, pre, ctx.output.data);
+    }
+    ops::broadcast_multiply_backward_reference(
+        ctx.delta.shape, ops::Broadcast::elementwise, ctx.delta.data, from.data, ctx.input.data,
+        ctx.deltas[size_t(from_)].data, ctx.input_delta.data);
+  }
+
+  std::string summary_filters() const override { return std::to_string(from_); }
+
+ private:
+  int from_ = 0;
+  Activation activation_ = Activation::linear;
+  std::vector<float> pre_;  // the product before the activation, for its gradient
+};
+
+}  // namespace
+
+MISHNET_REGISTER_LAYER("sam", SamLayer);
+
+}  // namespace mishnet

@@ -1,0 +1,87 @@
+// [scale_channels]: multiplies the output of layer `from` by this layer's input, broadcast
+// (Darknet's scale_channels_layer.c; squeeze-and-excitation):
+//   scale_wh=0: the input is 1x1xC, one factor per channel of `from` (C channels);
+//   scale_wh=1: the input is WxHx1, one factor per pixel of `from` (WxH), for every channel.
+// Then `activation` (default linear). The output has the shape of `from`.
+//
+// Darknet computes the activation's gradient from the output only, which is wrong for
+// swish/mish (it warns); mishnet recomputes the product for those and uses the exact gradient.
+#include <string>
+#include <vector>
+
+#include "mishnet/layer.h"
+#include "ops/activation_op.h"
+#include "ops/broadcast_multiply.h"
+
+namespace mishnet {
+
+namespace {
+
+std::string dims(const Shape& s) {
+  return std::to_string(s.w) + "x" + std::to_string(s.h) + "x" + std::to_string(s.c);
+}
+
+class ScaleChannelsLayer final : public Layer {
+ public:
+  explicit ScaleChannelsLayer(const BuildContext& ctx) {
+    const CfgSection& s = ctx.section;
+    input_shape = ctx.input;
+    from_ = ctx.resolve_layer(s.require_int("from"), "from");
+    scale_wh_ = s.get_int("scale_wh", 0) != 0;
+    activation_ = parse_activation_option(s, "linear");
+    const Shape from = ctx.outputs[size_t(from_)];
+    if (!scale_wh_ && !(input_shape.w == 1 && input_shape.h == 1 && input_shape.c == from.c))
+      s.fail_key("from", "the input (" + dims(input_shape) + ") must be 1x1x" +
+                             std::to_string(from.c) + " to scale the channels of layer " +
+                             std::to_string(from_) + " (" + dims(from) + ")");
+    if (scale_wh_ && !(input_shape.c == 1 && input_shape.w == from.w && input_shape.h == from.h))
+      s.fail_key("from", "with scale_wh=1 the input (" + dims(input_shape) + ") must be " +
+                             std::to_string(from.w) + "x" + std::to_string(from.h) +
+                             "x1 to scale the pixels of layer " + std::to_string(from_) + " (" +
+                             dims(from) + ")");
+    output_shape = from;
+    inputs = {ctx.index - 1, from_};
+  }
+
+  const char* type() const override { return "scale_channels"; }
+
+  void forward(const ForwardContext& ctx, Tensor& out) override {
+    ops::broadcast_multiply_reference(ctx.outputs[size_t(from_)], ctx.input.data, mode(), out.data);
+    ops::activate(activation_, out);
+  }
+
+  void backward(const BackwardContext& ctx) override {
+    const Tensor& from = ctx.outputs[size_t(from_)];
+    if (activation_ != Activation::linear) {
+      const float* pre = nullptr;
+      if (activation_needs(activation_) == ActivationNeeds::input) {
+        pre_.resize(ctx.delta.size());
+        ops::broadcast_multiply_reference(from, ctx.input.data, mode(), pre_.data());
+        pre = pre_.data();
+      }
+      ops::activation_backward_reference(activation_, ctx.delta, pre, ctx.output.data);
+    }
+    ops::broadcast_multiply_backward_reference(ctx.delta.shape, mode(), ctx.delta.data, from.data,
+                                               ctx.input.data, ctx.deltas[size_t(from_)].data,
+                                               ctx.input_delta.data);
+  }
+
+  std::string summary_filters() const override { return std::to_string(from_); }
+  std::string summary_geometry() const override { return scale_wh_ ? "wh" : "c"; }
+
+ private:
+  ops::Broadcast mode() const {
+    return scale_wh_ ? ops::Broadcast::per_position : ops::Broadcast::per_channel;
+  }
+
+  int from_ = 0;
+  bool scale_wh_ = false;
+  Activation activation_ = Activation::linear;
+  std::vector<float> pre_;  // the product before the activation, for its gradient
+};
+
+}  // namespace
+
+MISHNET_REGISTER_LAYER("scale_channels", ScaleChannelsLayer);
+
+}  // namespace mishnet

@@ -1,0 +1,126 @@
+// [shortcut]: out = activation(w_0 * previous + sum_j w_(j+1) * from_j). `from` names one or
+// more earlier layers; `weights_type` = none | per_feature (= per_layer: one weight per input)
+// | per_channel (one per input and channel), `weights_normalization` = none | relu (= avg_relu)
+// | softmax across the inputs. The weights follow the layer in .weights, input-major, and start
+// at 1. Inputs of another shape follow Darknet's flat-index rule (see ops/shortcut.h).
+#include "ops/shortcut.h"
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "layers/option_checks.h"
+#include "mishnet/error.h"
+#include "mishnet/layer.h"
+#include "ops/activation_op.h"
+
+namespace mishnet {
+
+namespace {
+
+std::string shape_text(const Shape& s) {
+  return std::to_string(s.w) + "x" + std::to_string(s.h) + "x" + std::to_string(s.c);
+}
+
+}  // namespace
+
+class ShortcutLayer final : public Layer {
+ public:
+  explicit ShortcutLayer(const BuildContext& ctx) {
+    const CfgSection& s = ctx.section;
+    input_shape = ctx.input;
+    output_shape = input_shape;
+    activation_ = parse_activation_option(s, "linear");
+    desc_.weights = option_checks::parse_choice<ops::ShortcutWeights>(
+        s, "weights_type", "none",
+        {{"none", ops::ShortcutWeights::none},
+         {"per_feature", ops::ShortcutWeights::per_feature},
+         {"per_layer", ops::ShortcutWeights::per_feature},
+         {"per_channel", ops::ShortcutWeights::per_channel}});
+    desc_.normalization = option_checks::parse_choice<ops::ShortcutNormalization>(
+        s, "weights_normalization", "none",
+        {{"none", ops::ShortcutNormalization::none},
+         {"relu", ops::ShortcutNormalization::relu},
+         {"avg_relu", ops::ShortcutNormalization::relu},
+         {"softmax", ops::ShortcutNormalization::softmax}});
+
+    std::vector<int> refs = s.get_ints("from");
+    if (refs.empty()) s.fail_key("from", "is required: the layer(s) to add to the previous one");
+    inputs.push_back(ctx.index - 1);
+    for (int ref : refs) {
+      const int src = ctx.resolve_layer(ref, "from");
+      from_.push_back(src);
+      inputs.push_back(src);
+      const Shape& f = ctx.outputs[size_t(src)];
+      desc_.from_sizes.push_back(int(f.per_image()));
+      // Darknet adds flat CHW positions; with another width/height they do not line up.
+      if (f.w != input_shape.w || f.h != input_shape.h)
+        std::cerr << "warning: " << s.file << ':' << s.line << ": [shortcut] adds layer " << src
+                  << " (" << shape_text(f) << ") to " << shape_text(input_shape)
+                  << " by flat position, as Darknet does\n";
+    }
+    desc_.channels = input_shape.c;
+    desc_.spatial = input_shape.h * input_shape.w;
+    if (desc_.weights_count() > 0)
+      declare_param("weights", desc_.weights_count()).init_value = 1.0f;
+  }
+
+  const char* type() const override { return "shortcut"; }
+
+  void forward(const ForwardContext& ctx, Tensor& out) override {
+    ops::ShortcutDesc d = desc_;
+    d.batch = out.shape.n;
+    std::vector<const float*> from;
+    for (int src : from_) from.push_back(ctx.outputs[size_t(src)].data);
+    ops::shortcut_forward(d, ctx.input.data, from.data(), weights(), out.data);
+    if (ctx.training && activation_needs(activation_) == ActivationNeeds::input)
+      pre_activation_.assign(out.data, out.data + out.size());
+    ops::activate(activation_, out);
+  }
+
+  void backward(const BackwardContext& ctx) override {
+    const bool needs_input = activation_needs(activation_) == ActivationNeeds::input;
+    if (needs_input && pre_activation_.size() != ctx.delta.size())
+      fail("layer ", index, " [shortcut]: backward without a training forward pass");
+    ops::activation_backward_reference(
+        activation_, ctx.delta, needs_input ? pre_activation_.data() : nullptr, ctx.output.data);
+    ops::ShortcutDesc d = desc_;
+    d.batch = ctx.delta.shape.n;
+    std::vector<const float*> from;
+    std::vector<float*> d_from;
+    for (int src : from_) {
+      from.push_back(ctx.outputs[size_t(src)].data);
+      d_from.push_back(ctx.deltas[size_t(src)].data);
+    }
+    float* d_weights = params.empty() ? nullptr : params[0].grad;
+    ops::shortcut_backward(d, ctx.delta.data, ctx.input.data, from.data(), weights(),
+                           ctx.input_delta.data, d_from.data(), d_weights);
+  }
+
+  void set_training(bool on, int /*batch*/) override {
+    if (!on) pre_activation_ = {};
+  }
+
+  // Darknet counts one operation per output and `from` layer, twice with weights.
+  double bflops() const override {
+    double ops_count = double(output_shape.per_image()) * double(from_.size());
+    return (desc_.weights == ops::ShortcutWeights::none ? ops_count : 2 * ops_count) / 1e9;
+  }
+  std::string summary_geometry() const override {
+    std::string text;
+    for (int src : from_) text += (text.empty() ? "" : " ") + std::to_string(src);
+    return text;
+  }
+
+ private:
+  const float* weights() const { return params.empty() ? nullptr : params[0].data; }
+
+  Activation activation_ = Activation::linear;
+  ops::ShortcutDesc desc_;
+  std::vector<int> from_;
+  std::vector<float> pre_activation_;
+};
+
+MISHNET_REGISTER_LAYER("shortcut", ShortcutLayer);
+
+}  // namespace mishnet

@@ -1,0 +1,68 @@
+// [upsample]: nearest-neighbour upsampling by `stride` (default 2), times `scale` (default 1).
+// A negative stride downsamples as Darknet does: each output is the SUM (not the mean) of a
+// |stride| x |stride| block, times scale.
+#include "ops/upsample.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "mishnet/layer.h"
+
+namespace mishnet {
+
+class UpsampleLayer final : public Layer {
+ public:
+  explicit UpsampleLayer(const BuildContext& ctx) {
+    const CfgSection& s = ctx.section;
+    input_shape = ctx.input;
+    const int stride = s.get_int("stride", 2);
+    scale_ = s.get_float("scale", 1.0f);
+    if (stride == 0) s.fail_key("stride", "must not be 0 (negative strides downsample)");
+    downsample_ = stride < 0;
+    stride_ = std::abs(stride);
+    if (downsample_) {
+      // Darknet's indexing assumes whole blocks; other sizes would read the wrong cells.
+      if (input_shape.w % stride_ != 0 || input_shape.h % stride_ != 0)
+        s.fail_key("stride", "downsampling by " + std::to_string(stride_) + " needs the input " +
+                                 std::to_string(input_shape.w) + "x" +
+                                 std::to_string(input_shape.h) + " to be a multiple of it");
+      output_shape = Shape{1, input_shape.c, input_shape.h / stride_, input_shape.w / stride_};
+    } else {
+      output_shape = Shape{1, input_shape.c, input_shape.h * stride_, input_shape.w * stride_};
+    }
+  }
+
+  const char* type() const override { return downsample_ ? "downsample" : "upsample"; }
+
+  void forward(const ForwardContext& ctx, Tensor& out) override {
+    const int planes = out.shape.n * out.shape.c;
+    if (downsample_)
+      ops::downsample_sum_forward(planes, out.shape.h, out.shape.w, stride_, scale_, ctx.input.data,
+                                  out.data);
+    else
+      ops::upsample_nearest_forward(planes, ctx.input.shape.h, ctx.input.shape.w, stride_, scale_,
+                                    ctx.input.data, out.data);
+  }
+
+  void backward(const BackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    const int planes = ctx.delta.shape.n * ctx.delta.shape.c;
+    if (downsample_)
+      ops::downsample_sum_backward(planes, ctx.delta.shape.h, ctx.delta.shape.w, stride_, scale_,
+                                   ctx.delta.data, ctx.input_delta.data);
+    else
+      ops::upsample_nearest_backward(planes, ctx.input_delta.shape.h, ctx.input_delta.shape.w,
+                                     stride_, scale_, ctx.delta.data, ctx.input_delta.data);
+  }
+
+  std::string summary_geometry() const override { return std::to_string(stride_) + "x"; }
+
+ private:
+  int stride_ = 2;
+  bool downsample_ = false;
+  float scale_ = 1.0f;
+};
+
+MISHNET_REGISTER_LAYER("upsample", UpsampleLayer);
+
+}  // namespace mishnet

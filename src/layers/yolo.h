@@ -1,0 +1,87 @@
+// [yolo]: the YOLOv3/v4 detection head. Inference applies Darknet's activations; the options
+// that only training uses are parsed, validated and kept in YoloOptions for the loss.
+#pragma once
+#include <cfloat>
+#include <vector>
+
+#include "layers/detection_output.h"
+
+namespace mishnet {
+
+// iou_loss: how the box loss is computed (mse on tx..th, or a (G/D/C)IoU loss).
+enum class YoloIouLoss { mse, iou, giou, diou, ciou };
+// iou_thresh_kind: which overlap iou_thresh is compared with when assigning extra anchors.
+enum class YoloIouKind { iou, giou, diou, ciou };
+
+// Every key of Darknet's parse_yolo, with its default.
+struct YoloOptions {
+  int classes = 20;
+  int num = 1;               // anchors listed in `anchors` (all heads share the list)
+  std::vector<int> mask;     // the anchors this head predicts; 0..num-1 when absent
+  std::vector<float> anchors;  // 2*num values: w, h in network-input pixels
+  int max_boxes = 200;       // `max`: ground-truth boxes per image
+
+  // Inference
+  float scale_x_y = 1.0f;    // x,y = sigmoid*scale - (scale-1)/2: lets centres reach cell edges
+  bool new_coords = false;   // the conv outputs are already logistic; w = (2*tw)^2 * anchor
+  NmsKind nms_kind = NmsKind::greedy;
+  float beta_nms = 0.6f;
+
+  // Training: assignment and loss
+  float ignore_thresh = 0.5f;
+  float truth_thresh = 1.0f;
+  float iou_thresh = 1.0f;   // < 1: also train anchors whose overlap with the truth exceeds it
+  YoloIouKind iou_thresh_kind = YoloIouKind::iou;
+  YoloIouLoss iou_loss = YoloIouLoss::mse;
+  float iou_normalizer = 0.75f;
+  float obj_normalizer = 1.0f;
+  float cls_normalizer = 1.0f;
+  float delta_normalizer = 1.0f;
+  float max_delta = FLT_MAX;  // clip of the box-loss gradient
+  bool objectness_smooth = false;
+  float label_smooth_eps = 0.0f;
+  bool focal_loss = false;
+  std::vector<int> counters_per_class;     // objects per class in the training set, or empty
+  std::vector<float> classes_multipliers;  // from counters_per_class: max/count, <= max_delta
+
+  // Training: augmentation and multi-scale
+  float jitter = 0.2f;
+  float resize = 1.0f;
+  float random = 0.0f;
+
+  // Tracking and logging options Darknet reads; kept, unused by mishnet.
+  bool show_details = true;
+  int track_history_size = 5;
+  float sim_thresh = 0.8f;
+  int dets_for_track = 1;
+  int dets_for_show = 1;
+  float track_ciou_norm = 0.01f;
+  // Keys found in public cfgs that Darknet's [yolo] does not read (Gaussian-YOLO options).
+  float uc_normalizer = 1.0f;
+  float beta1 = 0.6f;
+};
+
+// Parses and validates the options of a [yolo] section (file:line errors).
+YoloOptions parse_yolo_options(const CfgSection& s);
+
+class YoloLayer final : public DetectionOutputLayer {
+ public:
+  explicit YoloLayer(const BuildContext& ctx);
+
+  const char* type() const override { return "yolo"; }
+  void forward(const ForwardContext& ctx, Tensor& out) override;
+
+  int classes() const override { return options_.classes; }
+  void append_detections(const Tensor& output, int batch_index, const DetectionGeometry& g,
+                         float thresh, std::vector<Detection>& out) const override;
+  NmsKind nms_kind() const override { return options_.nms_kind; }
+  float beta_nms() const override { return options_.beta_nms; }
+
+  const YoloOptions& options() const { return options_; }
+  int anchors_per_cell() const { return int(options_.mask.size()); }
+
+ private:
+  YoloOptions options_;
+};
+
+}  // namespace mishnet

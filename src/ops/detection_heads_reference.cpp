@@ -1,0 +1,47 @@
+#include <cstddef>
+#include <cstring>
+
+#include "kernels/activations.h"
+#include "kernels/softmax.h"
+#include "ops/detection_heads.h"
+
+namespace mishnet::ops {
+
+void yolo_activate_reference(const HeadDesc& d, const float* src, float* dst, float scale_x_y,
+                             bool new_coords) {
+  const size_t plane = size_t(d.spatial);
+  const size_t block = size_t(d.entries) * plane;
+  const size_t total = size_t(d.batch) * size_t(d.anchors) * block;
+  if (dst != src) std::memcpy(dst, src, total * sizeof(float));
+  // Darknet passes -0.5*(scale-1) computed in double as a float argument.
+  const float shift = float(-0.5 * (double(scale_x_y) - 1.0));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < d.batch; ++b)
+    for (int a = 0; a < d.anchors; ++a) {
+      float* p = dst + (size_t(b) * size_t(d.anchors) + size_t(a)) * block;
+      if (!new_coords) {
+        for (size_t i = 0; i < 2 * plane; ++i) p[i] = kernels::logistic(p[i]);
+        for (size_t i = 4 * plane; i < block; ++i) p[i] = kernels::logistic(p[i]);
+      }
+      for (size_t i = 0; i < 2 * plane; ++i) p[i] = p[i] * scale_x_y + shift;
+    }
+}
+
+void region_activate_reference(const HeadDesc& d, const float* src, float* dst, bool softmax) {
+  const size_t plane = size_t(d.spatial);
+  const size_t block = size_t(d.entries) * plane;
+  const size_t total = size_t(d.batch) * size_t(d.anchors) * block;
+  if (dst != src) std::memcpy(dst, src, total * sizeof(float));
+  const int classes = d.entries - 5;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < d.batch; ++b)
+    for (int a = 0; a < d.anchors; ++a) {
+      float* p = dst + (size_t(b) * size_t(d.anchors) + size_t(a)) * block;
+      for (size_t i = 4 * plane; i < 5 * plane; ++i) p[i] = kernels::logistic(p[i]);
+      if (softmax)
+        for (size_t i = 0; i < plane; ++i)
+          kernels::softmax_strided(p + 5 * plane + i, p + 5 * plane + i, classes, d.spatial, 1.f);
+    }
+}
+
+}  // namespace mishnet::ops

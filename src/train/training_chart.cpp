@@ -1,0 +1,109 @@
+#include "train/training_chart.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "mishnet/error.h"
+
+#ifdef MISHNET_HAVE_OPENCV
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
+
+namespace mishnet {
+
+TrainingChart::TrainingChart(std::string png_path, std::string csv_path, int64_t max_batches,
+                             std::string metric_name)
+    : png_path_(std::move(png_path)),
+      csv_path_(std::move(csv_path)),
+      metric_name_(std::move(metric_name)),
+      max_batches_(std::max<int64_t>(1, max_batches)) {
+  csv_.open(csv_path_, std::ios::app);
+  if (!csv_) fail(csv_path_, ": cannot open the training log for writing");
+  csv_.seekp(0, std::ios::end);
+  if (csv_.tellp() == 0)
+    csv_ << "iteration,loss,average_loss,learning_rate,images_per_second,metric\n";
+}
+
+void TrainingChart::add_loss(int64_t iteration, float loss, float average_loss,
+                             float learning_rate, double images_per_second) {
+  average_loss_.emplace_back(iteration, average_loss);
+  csv_ << iteration << ',' << loss << ',' << average_loss << ',' << learning_rate << ','
+       << images_per_second << ",\n";
+  csv_.flush();
+}
+
+void TrainingChart::add_metric(int64_t iteration, double value) {
+  metric_.emplace_back(iteration, value);
+  csv_ << iteration << ",,,,," << value << '\n';
+  csv_.flush();
+}
+
+void TrainingChart::draw() const {
+#ifdef MISHNET_HAVE_OPENCV
+  const int W = 1000, H = 700, left = 80, right = 80, top = 40, bottom = 60;
+  cv::Mat img(H, W, CV_8UC3, cv::Scalar(255, 255, 255));
+  const int pw = W - left - right, ph = H - top - bottom;
+  float max_loss = 0.0f;
+  for (auto& p : average_loss_) max_loss = std::max(max_loss, p.second);
+  // Early losses dwarf the rest; cap the axis at a robust maximum (the 5th value onwards).
+  if (average_loss_.size() > 10) {
+    max_loss = 0.0f;
+    for (size_t i = 5; i < average_loss_.size(); ++i)
+      max_loss = std::max(max_loss, average_loss_[i].second);
+  }
+  if (max_loss <= 0.0f) max_loss = 1.0f;
+  auto xpos = [&](int64_t it) { return left + int(double(it) / double(max_batches_) * pw); };
+  auto ypos = [&](double v, double vmax) {
+    return top + ph - int(std::min(1.0, std::max(0.0, v / vmax)) * ph);
+  };
+  for (int i = 0; i <= 10; ++i) {
+    int y = top + ph * i / 10;
+    cv::line(img, {left, y}, {left + pw, y}, cv::Scalar(225, 225, 225), 1);
+    char label[32];
+    std::snprintf(label, sizeof(label), "%.3g", max_loss * (10 - i) / 10.0);
+    cv::putText(img, label, {5, y + 5}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1);
+    if (!metric_name_.empty()) {
+      std::snprintf(label, sizeof(label), "%d%%", (10 - i) * 10);
+      cv::putText(img, label, {left + pw + 8, y + 5}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
+                  cv::Scalar(0, 0, 200), 1);
+    }
+  }
+  cv::rectangle(img, {left, top}, {left + pw, top + ph}, cv::Scalar(0, 0, 0), 1);
+  for (size_t i = 1; i < average_loss_.size(); ++i)
+    cv::line(img, {xpos(average_loss_[i - 1].first), ypos(average_loss_[i - 1].second, max_loss)},
+             {xpos(average_loss_[i].first), ypos(average_loss_[i].second, max_loss)},
+             cv::Scalar(200, 0, 0), 2, cv::LINE_AA);
+  for (size_t i = 0; i < metric_.size(); ++i) {
+    cv::Point p{xpos(metric_[i].first), ypos(metric_[i].second, 1.0)};
+    cv::circle(img, p, 4, cv::Scalar(0, 0, 200), cv::FILLED);
+    if (i > 0)
+      cv::line(img, {xpos(metric_[i - 1].first), ypos(metric_[i - 1].second, 1.0)}, p,
+               cv::Scalar(0, 0, 200), 1, cv::LINE_AA);
+  }
+  char title[160];
+  int64_t it = average_loss_.empty() ? 0 : average_loss_.back().first;
+  float loss = average_loss_.empty() ? 0.0f : average_loss_.back().second;
+  if (!metric_.empty())
+    std::snprintf(title, sizeof(title), "iteration %lld/%lld  avg loss %.4f  %s %.2f%%",
+                  static_cast<long long>(it), static_cast<long long>(max_batches_), loss,
+                  metric_name_.c_str(), metric_.back().second * 100.0);
+  else
+    std::snprintf(title, sizeof(title), "iteration %lld/%lld  avg loss %.4f",
+                  static_cast<long long>(it), static_cast<long long>(max_batches_), loss);
+  cv::putText(img, title, {left, 28}, cv::FONT_HERSHEY_SIMPLEX, 0.65, cv::Scalar(0, 0, 0), 1);
+  cv::putText(img, "iteration", {left + pw / 2 - 30, H - 20}, cv::FONT_HERSHEY_SIMPLEX, 0.5,
+              cv::Scalar(0, 0, 0), 1);
+  std::string tmp = png_path_ + ".tmp.png";
+  if (!cv::imwrite(tmp, img) || std::rename(tmp.c_str(), png_path_.c_str()) != 0)
+    fail(png_path_, ": cannot write the training chart");
+#else
+  static bool said = false;
+  if (!said) std::cerr << "mishnet: built without OpenCV: no chart.png, see " << csv_path_ << "\n";
+  said = true;
+#endif
+}
+
+}  // namespace mishnet

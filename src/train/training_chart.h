@@ -1,0 +1,30 @@
+// chart.png: the loss curve (and accuracy or mAP points) redrawn as training goes, and the CSV
+// log beside it.
+#pragma once
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace mishnet {
+
+class TrainingChart {
+ public:
+  // `metric_name` labels the second curve ("top-1", "mAP@0.5"); empty for none.
+  TrainingChart(std::string png_path, std::string csv_path, int64_t max_batches,
+                std::string metric_name);
+  void add_loss(int64_t iteration, float loss, float average_loss, float learning_rate,
+                double images_per_second);
+  void add_metric(int64_t iteration, double value);
+  // Redraws the PNG (OpenCV builds; others write the CSV only and say so once).
+  void draw() const;
+
+ private:
+  std::string png_path_, csv_path_, metric_name_;
+  int64_t max_batches_;
+  std::vector<std::pair<int64_t, float>> average_loss_;
+  std::vector<std::pair<int64_t, double>> metric_;
+  std::ofstream csv_;
+};
+
+}  // namespace mishnet
