@@ -2,7 +2,6 @@
 // and values drawn fresh each run. Outputs start pre-filled with random values: the op ADDS.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -88,9 +87,9 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
 
 void check_against_reference(
     const ops::Conv2dDesc& d, std::mt19937_64& rng,
-    dnnl_backend::BackwardLayout layout = dnnl_backend::BackwardLayout::automatic) {
-  SCOPED_TRACE(describe(d) + ", layout " + std::to_string(int(layout)));
-  auto op = dnnl_backend::make_conv2d_backward(d, layout);
+    dnnl_backend::ConvBackwardImpl impl = dnnl_backend::ConvBackwardImpl::automatic) {
+  SCOPED_TRACE(describe(d) + ", impl " + std::to_string(int(impl)));
+  auto op = dnnl_backend::make_conv2d_backward(d, impl);
   ASSERT_NE(op, nullptr) << "oneDNN refused the description";
   EXPECT_EQ(std::string(op->impl_name()).rfind("onednn:", 0), 0u) << op->impl_name();
 
@@ -182,19 +181,19 @@ TEST(Conv2dBackwardDnnl, BlockedChannels) {
 // Every internal path, including the ones the automatic choice does not take for these shapes:
 // oneDNN primitives for 1x1, NHWC and NCHW layouts (results added by a reorder with a sum
 // post-op instead of the blocked-to-NCHW add), Winograd at any channel count.
-TEST(Conv2dBackwardDnnl, EveryLayout) {
-  using dnnl_backend::BackwardLayout;
+TEST(Conv2dBackwardDnnl, EveryImplementation) {
+  using dnnl_backend::ConvBackwardImpl;
   std::mt19937_64 rng(test::test_seed() + 2);
-  const std::vector<BackwardLayout> direct = {BackwardLayout::blocked, BackwardLayout::nhwc,
-                                              BackwardLayout::plain,
-                                              BackwardLayout::pointwise_gemm};
+  const std::vector<ConvBackwardImpl> direct = {ConvBackwardImpl::blocked, ConvBackwardImpl::nhwc,
+                                                ConvBackwardImpl::plain,
+                                                ConvBackwardImpl::pointwise_gemm};
   for (const Geometry& g : {Geometry{1, 1, 1, 1, 0, 1}, Geometry{3, 3, 2, 1, 1, 1}})
-    for (BackwardLayout layout : direct)
-      check_against_reference(random_desc(rng, g, uniform(rng, 1, 3), 1), rng, layout);
+    for (ConvBackwardImpl impl : direct)
+      check_against_reference(random_desc(rng, g, uniform(rng, 1, 3), 1), rng, impl);
   for (int pad : {0, 1})
     for (int t = 0; t < 3; ++t)
       check_against_reference(random_desc(rng, {3, 3, 1, 1, pad, 1}, uniform(rng, 1, 3), 1), rng,
-                              BackwardLayout::winograd);
+                              ConvBackwardImpl::winograd);
 }
 
 TEST(Conv2dBackwardDnnl, CpuBackendDispatchesToOneDnn) {

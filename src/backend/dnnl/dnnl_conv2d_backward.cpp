@@ -5,7 +5,7 @@
 //    per op with format_tag::any (blocked layouts, nChw16c on AVX-512). Inputs are reordered
 //    into the primitive's layouts on every call (the weights too: they change every step) and
 //    results are added back into the caller's NCHW / Darknet-layout buffers.
-// Which implementation, layout and algorithm a shape gets: automatic_layout() below.
+// Which implementation, layout and algorithm a shape gets: automatic_impl() below.
 #include "backend/dnnl/dnnl_conv2d_backward.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -322,24 +322,24 @@ class PrimitiveWeightsPass final : public WeightsPass {
   Edge src_, ddst_, dweights_;
 };
 
-tag activation_tag(BackwardLayout layout) {
-  switch (layout) {
-    case BackwardLayout::nhwc: return tag::nhwc;
-    case BackwardLayout::plain: return tag::nchw;
+tag activation_tag(ConvBackwardImpl impl) {
+  switch (impl) {
+    case ConvBackwardImpl::nhwc: return tag::nhwc;
+    case ConvBackwardImpl::plain: return tag::nchw;
     default: return tag::any;
   }
 }
 
-dnnl::algorithm conv_algorithm(BackwardLayout layout) {
-  return layout == BackwardLayout::winograd ? dnnl::algorithm::convolution_winograd
+dnnl::algorithm conv_algorithm(ConvBackwardImpl impl) {
+  return impl == ConvBackwardImpl::winograd ? dnnl::algorithm::convolution_winograd
                                             : dnnl::algorithm::convolution_direct;
 }
 
-const char* layout_name(BackwardLayout layout) {
-  switch (layout) {
-    case BackwardLayout::nhwc: return " (nhwc)";
-    case BackwardLayout::plain: return " (nchw)";
-    case BackwardLayout::winograd: return " (winograd)";
+const char* impl_suffix(ConvBackwardImpl impl) {
+  switch (impl) {
+    case ConvBackwardImpl::nhwc: return " (nhwc)";
+    case ConvBackwardImpl::plain: return " (nchw)";
+    case ConvBackwardImpl::winograd: return " (winograd)";
     default: return " (blocked)";
   }
 }
@@ -360,42 +360,42 @@ bool wants_winograd(const ops::Conv2dDesc& d) {
 // separate pass for the ADD). With few input channels the blocked backward-data kernel pads
 // them to 16, and oneDNN's NCHW path (im2col + gemm) takes half its time (31 vs 57 ms for
 // 3 -> 32 3x3 at 256x256).
-BackwardLayout automatic_layout(const ops::Conv2dDesc& d, bool data_pass) {
-  if (is_plain_pointwise(d)) return BackwardLayout::pointwise_gemm;
-  if (wants_winograd(d)) return BackwardLayout::winograd;
-  if (data_pass && d.groups == 1 && d.in_c <= 4) return BackwardLayout::plain;
-  return BackwardLayout::blocked;
+ConvBackwardImpl automatic_impl(const ops::Conv2dDesc& d, bool data_pass) {
+  if (is_plain_pointwise(d)) return ConvBackwardImpl::pointwise_gemm;
+  if (wants_winograd(d)) return ConvBackwardImpl::winograd;
+  if (data_pass && d.groups == 1 && d.in_c <= 4) return ConvBackwardImpl::plain;
+  return ConvBackwardImpl::blocked;
 }
 
-// Builds the pass for `layout`; an automatic choice that this CPU's oneDNN cannot run (no
+// Builds the pass for `impl`; an automatic choice that this CPU's oneDNN cannot run (no
 // Winograd kernel without AVX-512, say) falls back to the blocked direct kernels.
 template <class Pass, class GemmPass, class PrimitivePass>
-std::unique_ptr<Pass> make_pass(const ops::Conv2dDesc& d, BackwardLayout layout,
+std::unique_ptr<Pass> make_pass(const ops::Conv2dDesc& d, ConvBackwardImpl impl,
                                 bool data_pass) {
-  const bool automatic = layout == BackwardLayout::automatic;
-  if (automatic) layout = automatic_layout(d, data_pass);
-  if (layout == BackwardLayout::pointwise_gemm && is_plain_pointwise(d))
+  const bool automatic = impl == ConvBackwardImpl::automatic;
+  if (automatic) impl = automatic_impl(d, data_pass);
+  if (impl == ConvBackwardImpl::pointwise_gemm && is_plain_pointwise(d))
     return std::make_unique<GemmPass>(d);
-  auto build = [&d](BackwardLayout l) {
+  auto build = [&d](ConvBackwardImpl l) {
     auto pass = std::make_unique<PrimitivePass>(
         ConvShapes(d, activation_tag(l), conv_algorithm(l)));
-    pass->name += layout_name(l);
+    pass->name += impl_suffix(l);
     return pass;
   };
   try {
-    return build(layout);
+    return build(impl);
   } catch (const dnnl::error&) {
-    if (!automatic || layout == BackwardLayout::blocked) throw;
+    if (!automatic || impl == ConvBackwardImpl::blocked) throw;
   }
-  return build(BackwardLayout::blocked);
+  return build(ConvBackwardImpl::blocked);
 }
 
 class DnnlConv2dBackward final : public ops::Conv2dBackwardOp {
  public:
   // Throws dnnl::error when oneDNN has no implementation for the description.
-  DnnlConv2dBackward(const ops::Conv2dDesc& d, BackwardLayout layout)
-      : data_(make_pass<DataPass, GemmDataPass, PrimitiveDataPass>(d, layout, true)),
-        weights_(make_pass<WeightsPass, GemmWeightsPass, PrimitiveWeightsPass>(d, layout,
+  DnnlConv2dBackward(const ops::Conv2dDesc& d, ConvBackwardImpl impl)
+      : data_(make_pass<DataPass, GemmDataPass, PrimitiveDataPass>(d, impl, true)),
+        weights_(make_pass<WeightsPass, GemmWeightsPass, PrimitiveWeightsPass>(d, impl,
                                                                                false)) {
     name_ = "onednn:" + data_->name + "/" + weights_->name;
   }
@@ -417,9 +417,9 @@ class DnnlConv2dBackward final : public ops::Conv2dBackwardOp {
 }  // namespace
 
 std::unique_ptr<ops::Conv2dBackwardOp> make_conv2d_backward(const ops::Conv2dDesc& d,
-                                                           BackwardLayout layout) {
+                                                           ConvBackwardImpl impl) {
   try {
-    return std::make_unique<DnnlConv2dBackward>(d, layout);
+    return std::make_unique<DnnlConv2dBackward>(d, impl);
   } catch (const dnnl::error&) {
     return nullptr;
   }
