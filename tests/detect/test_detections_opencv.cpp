@@ -87,13 +87,16 @@ void expect_same_detections(const std::string& label, float scale_x_y, bool new_
         << row[3];
     // OpenCV 4.6 reports another value than the objectness in this column with new_coords;
     // Darknet gives [region] boxes objectness 1 (their scores already include it).
-    if (!new_coords && !region) EXPECT_TRUE(near(d.objectness, row[4])) << label << " row " << r;
+    if (!new_coords && !region) {
+      EXPECT_TRUE(near(d.objectness, row[4])) << label << " row " << r;
+    }
     for (int c = 0; c < classes; ++c) {
       float q = row[5 + c];
       if (region) {
         float p = suppressed[size_t(r)][size_t(c)];
-        if (p == 0.0f || p > 1e-2f)
+        if (p == 0.0f || p > 1e-2f) {
           EXPECT_TRUE(near(p, q)) << label << " row " << r << " class " << c << ": " << p << " vs " << q;
+        }
         continue;
       }
       float p = d.prob[size_t(c)];
