@@ -3,6 +3,7 @@
 // COUNT_EXCLUDE_PADDING that Darknet's GPU build uses), a window averages only the cells inside
 // the input. The backward pass is that function's exact gradient; Darknet's CPU backward
 // divides by size*size at the borders instead.
+#include <memory>
 #include <string>
 
 #include "layers/pool_options.h"
@@ -25,7 +26,20 @@ class LocalAvgpoolLayer final : public Layer {
   void forward(const ForwardContext& ctx, Tensor& out) override {
     ops::Pool2dDesc d = desc_;
     d.batch = ctx.input.shape.n;
-    ops::avgpool2d_forward(d, ctx.input.data, out.data);
+    if (ctx.training) {  // the reference, whose gradient avgpool2d_backward is
+      ops::avgpool2d_forward(d, ctx.input.data, out.data);
+      return;
+    }
+    if (!op_ || op_batch_ != d.batch) {
+      op_ = ops::make_pool2d_inference(d, ops::PoolKind::average, backend_);
+      op_batch_ = d.batch;
+    }
+    op_->forward(ctx.input.data, out.data);
+  }
+
+  void prepare(BackendKind backend) override {
+    if (backend != backend_) op_.reset();
+    backend_ = backend;
   }
 
   void backward(const BackwardContext& ctx) override {
@@ -45,6 +59,9 @@ class LocalAvgpoolLayer final : public Layer {
  private:
   PoolWindow window_;
   ops::Pool2dDesc desc_;
+  BackendKind backend_ = BackendKind::cpu;
+  std::unique_ptr<ops::Pool2dInferenceOp> op_;
+  int op_batch_ = 0;
 };
 
 MISHNET_REGISTER_LAYER("local_avgpool", LocalAvgpoolLayer);

@@ -3,6 +3,7 @@
 // maxpool_depth=1 the max across channel groups. Training keeps each output's argmax for the
 // backward pass (ties go to the first, as Darknet).
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,11 +49,24 @@ class MaxpoolLayer final : public Layer {
     if (maxpool_depth_) {
       ops::maxpool_depth_forward(in.n, in.c, in.h, in.w, out_channels_, ctx.input.data, out.data,
                                  argmax);
+    } else if (!ctx.training) {
+      if (!op_ || op_batch_ != in.n) {
+        ops::Pool2dDesc d = desc_;
+        d.batch = in.n;
+        op_ = ops::make_pool2d_inference(d, ops::PoolKind::max, backend_);
+        op_batch_ = in.n;
+      }
+      op_->forward(ctx.input.data, out.data);
     } else {
       ops::Pool2dDesc d = desc_;
       d.batch = in.n;
       ops::maxpool2d_forward(d, ctx.input.data, out.data, argmax);
     }
+  }
+
+  void prepare(BackendKind backend) override {
+    if (backend != backend_) op_.reset();
+    backend_ = backend;
   }
 
   void backward(const BackwardContext& ctx) override {
@@ -86,6 +100,10 @@ class MaxpoolLayer final : public Layer {
   bool maxpool_depth_ = false;
   int out_channels_ = 1;
   std::vector<int32_t> argmax_;
+  // Inference only: training needs maxpool2d_forward's argmax for the backward pass.
+  BackendKind backend_ = BackendKind::cpu;
+  std::unique_ptr<ops::Pool2dInferenceOp> op_;
+  int op_batch_ = 0;
 };
 
 MISHNET_REGISTER_LAYER("maxpool", MaxpoolLayer);

@@ -1,18 +1,20 @@
 #include <iostream>
 
+#include "backend/dnnl/dnnl_ops_extra.h"
 #include "ops/inner_product.h"
 
 namespace mishnet::ops {
 
-// The oneDNN inner product (dnnl::inner_product_forward) slots in here for BackendKind::cpu;
-// until then every backend runs the reference. [connected] layers are rare and small in the
-// networks mishnet targets (classifier heads use 1x1 convolutions), so this costs little.
 std::unique_ptr<InnerProductOp> make_inner_product(const InnerProductDesc& d, BackendKind backend) {
+  if (backend == BackendKind::cpu) {
+    if (auto op = dnnl_backend::make_inner_product(d)) return op;
+  }
   if (backend != BackendKind::reference) {
     static bool logged = false;  // one line, not one per layer
     if (!logged) {
-      std::clog << "mishnet: no optimised inner product for the " << backend_name(backend)
-                << " backend yet; [connected] layers use the reference\n";
+      std::clog << "mishnet: no optimised inner product for " << d.inputs << " -> " << d.outputs
+                << " (batch " << d.batch << ") on the " << backend_name(backend)
+                << " backend (and maybe other layers); using the reference\n";
       logged = true;
     }
   }

@@ -4,6 +4,9 @@
 // gradient, so several consumers of a tensor accumulate.
 #pragma once
 #include <cstdint>
+#include <memory>
+
+#include "mishnet/layer.h"
 
 namespace mishnet::ops {
 
@@ -47,5 +50,24 @@ void maxpool_backward(int batch, int out_size, int in_size, const float* ddst,
 // [avgpool]: mean over h*w per channel; dst is batch x channels.
 void global_avgpool_forward(int batch, int channels, int spatial, const float* src, float* dst);
 void global_avgpool_backward(int batch, int channels, int spatial, const float* ddst, float* dsrc);
+
+// Inference-only windowed pooling behind one interface, so a backend can supply a faster
+// one (no argmax: training keeps maxpool2d_forward, whose argmax the backward pass needs).
+enum class PoolKind { max, average };
+
+class Pool2dInferenceOp {
+ public:
+  virtual ~Pool2dInferenceOp() = default;
+  // src is d.batch x channels x in_h x in_w, dst d.batch x channels x out_h x out_w.
+  virtual void forward(const float* src, float* dst) = 0;
+  virtual const char* impl_name() const = 0;
+};
+
+// The fastest implementation the backend has for this geometry, else the reference
+// (maxpool2d_forward / avgpool2d_forward).
+std::unique_ptr<Pool2dInferenceOp> make_pool2d_inference(const Pool2dDesc& d, PoolKind kind,
+                                                         BackendKind backend);
+std::unique_ptr<Pool2dInferenceOp> make_pool2d_inference_reference(const Pool2dDesc& d,
+                                                                   PoolKind kind);
 
 }  // namespace mishnet::ops

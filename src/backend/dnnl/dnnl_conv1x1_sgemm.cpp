@@ -6,16 +6,17 @@
 // The output is computed in tiles of all of a group's output channels (or a block of them) by a
 // run of pixels, small enough for the L2 cache: sgemm writes the tile into per-thread scratch,
 // bias and activation are applied there while it is hot, and the tile is copied to dst.
-#include <oneapi/dnnl/dnnl.hpp>
+#include "backend/dnnl/dnnl_conv1x1_sgemm.h"
+
 #include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <vector>
 
-#include "backend/dnnl/dnnl_conv1x1_sgemm.h"
 #include "backend/dnnl/dnnl_eltwise.h"
 #include "backend/dnnl/dnnl_engine.h"
 #include "mishnet/error.h"
@@ -39,19 +40,25 @@ class SgemmConv1x1 final : public ops::Conv2dOp {
 
     // Columns per tile: the whole tile within kTileFloats, a multiple of 16 (one AVX-512
     // vector), never more than the image.
-    cols_ = std::max(kMinTileColumns, kTileFloats / out_per_group_ / 16 * 16);
-    cols_ = std::min(cols_, pixels_);
-    const long col_tiles = (pixels_ + cols_ - 1) / cols_;
+    const long max_cols = std::max(kMinTileColumns, kTileFloats / out_per_group_ / 16 * 16);
+    long col_tiles = (pixels_ + max_cols - 1) / max_cols;
     // Too few tiles to keep every thread busy (small images): split the channels as well.
     const long threads = omp_get_max_threads();
-    const long tiles = long(d.batch) * d.groups * col_tiles;
-    long row_blocks = 1;
-    if (tiles < 2 * threads)
-      row_blocks = std::min((2 * threads + tiles - 1) / tiles, std::max(1L, long(out_per_group_) / 16));
-    rows_ = round_up((out_per_group_ + row_blocks - 1) / row_blocks, 8);
-    rows_ = std::min<long>(rows_, out_per_group_);
+    const long images = long(d.batch) * d.groups;
+    row_blocks_ = 1;
+    if (images * col_tiles < 2 * threads)
+      row_blocks_ = std::min((2 * threads + images * col_tiles - 1) / (images * col_tiles),
+                             std::max(1L, long(out_per_group_) / 16));
+    // A tile count that divides evenly among the threads (11 tiles on 2 threads would leave
+    // one thread idle for a twelfth of the layer).
+    while (col_tiles > 1 && col_tiles < pixels_ / 16 &&
+           (images * row_blocks_ * col_tiles) % threads)
+      ++col_tiles;
+    cols_ = std::min(pixels_, round_up((pixels_ + col_tiles - 1) / col_tiles, 16));
+    col_tiles_ = (pixels_ + cols_ - 1) / cols_;
+    rows_ = std::min<long>(round_up((out_per_group_ + row_blocks_ - 1) / row_blocks_, 8),
+                           out_per_group_);
     row_blocks_ = (out_per_group_ + rows_ - 1) / rows_;
-    col_tiles_ = col_tiles;
 
     fused_ = eltwise_usable(d.activation);
     if (fused_ && d.activation != Activation::linear) {
@@ -64,8 +71,11 @@ class SgemmConv1x1 final : public ops::Conv2dOp {
     name_ = "onednn:sgemm_1x1 (nchw)";
   }
 
+  // Darknet's [out][in/groups] layout is already sgemm's row-major A, so the weights are used
+  // where they are, as the reference op does: the caller keeps them alive and unchanged until
+  // the next set_weights (the conv layer's folded copy). No second copy of the largest tensors.
   void set_weights(const float* weights, const float* bias) override {
-    weights_.assign(weights, weights + d_.weights_count());
+    weights_ = weights;
     bias_.assign(size_t(d_.out_c), 0.0f);
     if (bias) std::copy(bias, bias + d_.out_c, bias_.begin());
   }
@@ -97,7 +107,7 @@ class SgemmConv1x1 final : public ops::Conv2dOp {
     const long r0 = row_block * rows_, rows = std::min(rows_, out_per_group_ - r0);
     const long oc0 = group * out_per_group_ + r0;
 
-    const float* a = weights_.data() + oc0 * in_per_group_;
+    const float* a = weights_ + oc0 * in_per_group_;
     const float* b = src + (image * d_.in_c + group * in_per_group_) * pixels_ + p0;
     float* out = dst + (image * d_.out_c + oc0) * pixels_ + p0;
 
@@ -126,15 +136,16 @@ class SgemmConv1x1 final : public ops::Conv2dOp {
   long cols_ = 0, rows_ = 0, col_tiles_ = 0, row_blocks_ = 0;
   bool fused_ = false;
   std::string name_;
-  std::vector<float> weights_, bias_;
+  const float* weights_ = nullptr;
+  std::vector<float> bias_;
   std::map<long, std::vector<dnnl::eltwise_forward>> eltwise_;
 };
 
 }  // namespace
 
 bool sgemm_conv1x1_applies(const ops::Conv2dDesc& d) {
-  return d.kernel_h == 1 && d.kernel_w == 1 && d.stride_h == 1 && d.stride_w == 1 &&
-         d.pad_h == 0 && d.pad_w == 0 && d.out_h == d.in_h && d.out_w == d.in_w;
+  return d.kernel_h == 1 && d.kernel_w == 1 && d.stride_h == 1 && d.stride_w == 1 && d.pad_h == 0 &&
+         d.pad_w == 0 && d.out_h == d.in_h && d.out_w == d.in_w;
 }
 
 std::unique_ptr<ops::Conv2dOp> make_sgemm_conv1x1(const ops::Conv2dDesc& d) {

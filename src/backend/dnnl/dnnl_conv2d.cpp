@@ -3,9 +3,9 @@
 // all created once per op. Weights are reordered once in set_weights; bias and the activation
 // are fused as post-ops when oneDNN computes the activation accurately (dnnl_eltwise.h).
 #include <oneapi/dnnl/dnnl.hpp>
-
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "backend/dnnl/dnnl_conv1x1_sgemm.h"
 #include "backend/dnnl/dnnl_eltwise.h"
@@ -30,31 +30,52 @@ memory::dim trailing_padding(int in, int out, int stride, int span, int pad) {
 
 const char* layout_name(ConvLayout layout) {
   switch (layout) {
-    case ConvLayout::automatic: return "automatic";
-    case ConvLayout::blocked: return "blocked";
-    case ConvLayout::nhwc_src: return "nhwc-src";
-    case ConvLayout::plain: return "nchw";
-    case ConvLayout::sgemm_1x1: return "nchw-sgemm";
-    case ConvLayout::winograd: return "blocked, winograd";
+    case ConvLayout::automatic:
+      return "automatic";
+    case ConvLayout::blocked:
+      return "blocked";
+    case ConvLayout::nhwc_src:
+      return "nhwc-src";
+    case ConvLayout::nchw_src:
+      return "nchw-src";
+    case ConvLayout::blocked16:
+      return "nChw16c";
+    case ConvLayout::plain:
+      return "nchw";
+    case ConvLayout::sgemm_1x1:
+      return "nchw-sgemm";
+    case ConvLayout::winograd:
+      return "nChw16c, winograd";
   }
   return "?";
 }
 
-// The measured choice (docs/cpu-backend.md), single-thread CPU time over every conv layer of
-// yolov4, yolov4-tiny and csdarknet53-omega:
-// - 1x1 stride 1: sgemm on NCHW, no reorders (1x1 layers of yolov4: 159 -> 107 ms).
-// - 3x3 stride 1: Winograd, 1.2-2.3x faster than direct on every such layer but the 3-channel
-//   input layer (294 -> 219 ms), and no less accurate than direct against the reference.
-// - otherwise oneDNN's blocked layouts, which beat its NCHW kernels (gemm with im2col) on every
-//   shape even counting the reorders; with few input channels the input goes to NHWC instead,
-//   which stays dense where nChw16c would pad 3 channels to 16.
-ConvLayout choose_layout(const ops::Conv2dDesc& d) {
-  if (sgemm_conv1x1_applies(d)) return ConvLayout::sgemm_1x1;
-  if (d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 &&
-      d.dilation == 1 && d.groups == 1 && d.in_c >= 16)
-    return ConvLayout::winograd;
-  if (d.groups == 1 && d.in_c <= 4) return ConvLayout::nhwc_src;
-  return ConvLayout::blocked;
+// The layouts to try, fastest first, as measured on every conv layer of yolov4, yolov4-tiny and
+// csdarknet53-omega (single-thread CPU time, reorders and activation included; the numbers are
+// in docs/cpu-backend.md):
+// - 1x1 stride 1: sgemm on NCHW, no reorders at all (yolov4's 1x1 layers: 159 -> 107 ms).
+// - 3x3 stride 1 with 16+ input channels: Winograd, 1.2-2.3x faster than direct on every such
+//   layer, and no less accurate against the reference (yolov4: 294 -> 219 ms).
+// - few input channels (the image): the direct kernel that reads NCHW itself (416x416x3 ->32:
+//   12.3 -> 8.7 ms against brgconv on NHWC, whose input reorder pads nothing but costs a pass).
+// - otherwise nChw16c, where oneDNN's direct AVX-512 kernel beats brgconv on NHWC (its default)
+//   by 15-20% on the stride-2 layers, reorders included.
+// A candidate whose primitive turns out to be a reference or gemm kernel (another CPU, an
+// unusual shape) is skipped; oneDNN's own choice ends the list.
+std::vector<ConvLayout> candidate_layouts(const ops::Conv2dDesc& d) {
+  std::vector<ConvLayout> c;
+  if (sgemm_conv1x1_applies(d)) c.push_back(ConvLayout::sgemm_1x1);
+  if (d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 && d.dilation == 1 &&
+      d.groups == 1 && d.in_c >= 16)
+    c.push_back(ConvLayout::winograd);
+  if (d.groups == 1 && d.in_c <= 4) c.push_back(ConvLayout::nchw_src);
+  if (d.groups == 1) c.push_back(ConvLayout::blocked16);
+  c.push_back(ConvLayout::blocked);
+  return c;
+}
+
+bool is_optimised_kernel(const std::string& impl) {
+  return impl.find("ref") == std::string::npos && impl.find("gemm") == std::string::npos;
 }
 
 class DnnlConv2d final : public ops::Conv2dOp {
@@ -66,9 +87,9 @@ class DnnlConv2d final : public ops::Conv2dOp {
     const memory::dims src_dims{d.batch, d.in_c, d.in_h, d.in_w};
     const memory::dims dst_dims{d.batch, d.out_c, d.out_h, d.out_w};
     const memory::dims weight_dims =
-        d.groups == 1 ? memory::dims{d.out_c, d.in_c, d.kernel_h, d.kernel_w}
-                      : memory::dims{d.groups, d.out_c / d.groups, d.in_c / d.groups, d.kernel_h,
-                                     d.kernel_w};
+        d.groups == 1
+            ? memory::dims{d.out_c, d.in_c, d.kernel_h, d.kernel_w}
+            : memory::dims{d.groups, d.out_c / d.groups, d.in_c / d.groups, d.kernel_h, d.kernel_w};
     const memory::desc user_src_md(src_dims, dt::f32, tag::nchw);
     const memory::desc user_dst_md(dst_dims, dt::f32, tag::nchw);
     user_weights_md_ = memory::desc(weight_dims, dt::f32, d.groups == 1 ? tag::oihw : tag::goihw);
@@ -76,6 +97,9 @@ class DnnlConv2d final : public ops::Conv2dOp {
     tag src_tag = tag::any, dst_tag = tag::any;
     if (layout == ConvLayout::plain) src_tag = dst_tag = tag::nchw;
     if (layout == ConvLayout::nhwc_src) src_tag = tag::nhwc;
+    if (layout == ConvLayout::nchw_src) src_tag = tag::nchw;
+    if (layout == ConvLayout::blocked16 || layout == ConvLayout::winograd)
+      src_tag = dst_tag = tag::nChw16c;
     // Winograd has eltwise post-ops for relu only (oneDNN 2.6): the activation may come back
     // unfused below, and the layer applies it as a separate pass.
     const memory::desc src_md(src_dims, dt::f32, src_tag);
@@ -87,9 +111,8 @@ class DnnlConv2d final : public ops::Conv2dOp {
         dnnl::prop_kind::forward_inference,
         layout == ConvLayout::winograd ? dnnl::algorithm::convolution_winograd
                                        : dnnl::algorithm::convolution_direct,
-        src_md,
-        weights_md, bias_md, dst_md, {d.stride_h, d.stride_w}, {d.dilation - 1, d.dilation - 1},
-        {d.pad_h, d.pad_w},
+        src_md, weights_md, bias_md, dst_md, {d.stride_h, d.stride_w},
+        {d.dilation - 1, d.dilation - 1}, {d.pad_h, d.pad_w},
         {trailing_padding(d.in_h, d.out_h, d.stride_h, span_h, d.pad_h),
          trailing_padding(d.in_w, d.out_w, d.stride_w, span_w, d.pad_w)});
 
@@ -119,7 +142,8 @@ class DnnlConv2d final : public ops::Conv2dOp {
     weights_ = memory(pd_.weights_desc(), eng);
     bias_ = memory(bias_md, eng);
 
-    name_ = std::string("onednn:") + pd_.impl_info_str() + " (" + layout_name(layout) + ")";
+    kernel_ = pd_.impl_info_str();
+    name_ = "onednn:" + kernel_ + " (" + layout_name(layout) + ")";
   }
 
   void set_weights(const float* weights, const float* bias) override {
@@ -152,11 +176,12 @@ class DnnlConv2d final : public ops::Conv2dOp {
 
   bool fused_activation() const override { return fused_; }
   const char* impl_name() const override { return name_.c_str(); }
+  const std::string& kernel() const { return kernel_; }
 
  private:
   ops::Conv2dDesc d_;
   bool fused_ = false;
-  std::string name_;
+  std::string kernel_, name_;
   memory::desc user_weights_md_;
   dnnl::convolution_forward::primitive_desc pd_;
   dnnl::convolution_forward conv_;
@@ -168,20 +193,24 @@ class DnnlConv2d final : public ops::Conv2dOp {
 }  // namespace
 
 std::unique_ptr<ops::Conv2dOp> make_conv2d(const ops::Conv2dDesc& d, ConvLayout layout) {
-  const bool automatic = layout == ConvLayout::automatic;
-  if (automatic) layout = choose_layout(d);
   if (layout == ConvLayout::sgemm_1x1) return make_sgemm_conv1x1(d);
-  try {
-    return std::make_unique<DnnlConv2d>(d, layout);
-  } catch (const dnnl::error&) {
-    if (!automatic || layout == ConvLayout::blocked) return nullptr;
+  if (layout != ConvLayout::automatic) {
+    try {
+      return std::make_unique<DnnlConv2d>(d, layout);
+    } catch (const dnnl::error&) {
+      return nullptr;
+    }
   }
-  // The chosen kernel family has no implementation for this shape on this CPU.
-  try {
-    return std::make_unique<DnnlConv2d>(d, ConvLayout::blocked);
-  } catch (const dnnl::error&) {
-    return nullptr;
+  for (ConvLayout candidate : candidate_layouts(d)) {
+    if (candidate == ConvLayout::sgemm_1x1) return make_sgemm_conv1x1(d);
+    try {
+      auto op = std::make_unique<DnnlConv2d>(d, candidate);
+      if (candidate == ConvLayout::blocked || is_optimised_kernel(op->kernel())) return op;
+    } catch (const dnnl::error&) {
+      // no kernel for this layout: the next candidate
+    }
   }
+  return nullptr;
 }
 
 }  // namespace mishnet::dnnl_backend

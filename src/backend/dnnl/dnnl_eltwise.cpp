@@ -16,36 +16,53 @@ using dnnl::algorithm;
 std::optional<EltwiseChain> eltwise_chain(Activation a) {
   using namespace kernels;  // the hyper-parameters, so both sides use the same constants
   switch (a) {
-    case Activation::linear: return EltwiseChain{};
-    case Activation::logistic: return EltwiseChain{{algorithm::eltwise_logistic}};
-    case Activation::relu: return EltwiseChain{{algorithm::eltwise_relu, 0.0f}};
-    case Activation::relu6: return EltwiseChain{{algorithm::eltwise_clip_v2, 0.0f, 6.0f}};
-    case Activation::relie: return EltwiseChain{{algorithm::eltwise_relu, kRelieSlope}};
+    case Activation::linear:
+      return EltwiseChain{};
+    case Activation::logistic:
+      return EltwiseChain{{algorithm::eltwise_logistic}};
+    case Activation::relu:
+      return EltwiseChain{{algorithm::eltwise_relu, 0.0f}};
+    case Activation::relu6:
+      return EltwiseChain{{algorithm::eltwise_clip_v2, 0.0f, 6.0f}};
+    case Activation::relie:
+      return EltwiseChain{{algorithm::eltwise_relu, kRelieSlope}};
     // relu(x) + s·x = (1+s)·leaky(x, s/(1+s)): within an ulp or two of the reference.
     case Activation::ramp:
       return EltwiseChain{{algorithm::eltwise_relu, kRampSlope / (1.0f + kRampSlope)},
                           {algorithm::eltwise_linear, 1.0f + kRampSlope, 0.0f}};
-    case Activation::tanh: return EltwiseChain{{algorithm::eltwise_tanh}};
+    case Activation::tanh:
+      return EltwiseChain{{algorithm::eltwise_tanh}};
     case Activation::leaky:
-    case Activation::revleaky: return EltwiseChain{{algorithm::eltwise_relu, kLeakySlope}};
-    case Activation::elu: return EltwiseChain{{algorithm::eltwise_elu, 1.0f}};
+    case Activation::revleaky:
+      return EltwiseChain{{algorithm::eltwise_relu, kLeakySlope}};
+    case Activation::elu:
+      return EltwiseChain{{algorithm::eltwise_elu, 1.0f}};
     case Activation::selu:
       return EltwiseChain{{algorithm::eltwise_elu, kSeluAlpha},
                           {algorithm::eltwise_linear, kSeluLambda, 0.0f}};
-    case Activation::gelu: return EltwiseChain{{algorithm::eltwise_gelu_tanh}};
+    case Activation::gelu:
+      return EltwiseChain{{algorithm::eltwise_gelu_tanh}};
     case Activation::loggy:  // 2σ(x) − 1 = tanh(x/2)
       return EltwiseChain{{algorithm::eltwise_linear, 0.5f, 0.0f}, {algorithm::eltwise_tanh}};
-    case Activation::hardtan: return EltwiseChain{{algorithm::eltwise_clip_v2, -1.0f, 1.0f}};
-    case Activation::swish: return EltwiseChain{{algorithm::eltwise_swish, 1.0f}};
-    case Activation::mish: return EltwiseChain{{algorithm::eltwise_mish}};
+    case Activation::hardtan:
+      return EltwiseChain{{algorithm::eltwise_clip_v2, -1.0f, 1.0f}};
+    case Activation::swish:
+      return EltwiseChain{{algorithm::eltwise_swish, 1.0f}};
+    case Activation::mish:
+      return EltwiseChain{{algorithm::eltwise_mish}};
     case Activation::eswish:
       return EltwiseChain{{algorithm::eltwise_swish, 1.0f},
                           {algorithm::eltwise_linear, kEswishBeta, 0.0f}};
-    case Activation::gelu_erf: return EltwiseChain{{algorithm::eltwise_gelu_erf}};
-    case Activation::rrelu: return EltwiseChain{{algorithm::eltwise_relu, kRreluEvalSlope}};
-    case Activation::softplus: return EltwiseChain{{algorithm::eltwise_soft_relu}};
-    case Activation::logsigmoid: return EltwiseChain{{algorithm::eltwise_logsigmoid}};
-    case Activation::prelu: return EltwiseChain{{algorithm::eltwise_relu, kPreluSlope}};
+    case Activation::gelu_erf:
+      return EltwiseChain{{algorithm::eltwise_gelu_erf}};
+    case Activation::rrelu:
+      return EltwiseChain{{algorithm::eltwise_relu, kRreluEvalSlope}};
+    case Activation::softplus:
+      return EltwiseChain{{algorithm::eltwise_soft_relu}};
+    case Activation::logsigmoid:
+      return EltwiseChain{{algorithm::eltwise_logsigmoid}};
+    case Activation::prelu:
+      return EltwiseChain{{algorithm::eltwise_relu, kPreluSlope}};
     case Activation::celu:  // α·elu(x/α); with α = 1 just elu, which fuses
       if (kCeluAlpha == 1.0f) return EltwiseChain{{algorithm::eltwise_elu, 1.0f}};
       return EltwiseChain{{algorithm::eltwise_linear, 1.0f / kCeluAlpha, 0.0f},
@@ -64,7 +81,8 @@ std::optional<EltwiseChain> eltwise_chain(Activation a) {
     case Activation::hard_sigmoid_torch:
       return EltwiseChain{{algorithm::eltwise_linear, 1.0f / 6.0f, 0.5f},
                           {algorithm::eltwise_clip_v2, 0.0f, 1.0f}};
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -93,6 +111,8 @@ std::vector<float> sweep_points() {
     xs.push_back(float(m));
     xs.push_back(float(-m));
   }
+  // A diverging network must show NaN, not a clamped value (docs/activations.md).
+  xs.push_back(std::numeric_limits<float>::quiet_NaN());
   return xs;
 }
 

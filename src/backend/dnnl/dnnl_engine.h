@@ -1,9 +1,8 @@
 // The process's oneDNN CPU engine, a stream per thread, and per-thread scratch memory for the
 // blocked copies that ops make of their NCHW inputs and outputs.
 #pragma once
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <cstddef>
+#include <oneapi/dnnl/dnnl.hpp>
 
 namespace mishnet::dnnl_backend {
 
