@@ -17,7 +17,7 @@
 
 #include "cli/command.h"
 #include "cli/network_loading.h"
-#include "layers/detection_output.h"
+#include "demo/detection_report.h"
 #include "mishnet/data_file.h"
 #include "mishnet/detection.h"
 #include "mishnet/error.h"
@@ -37,123 +37,20 @@ struct DetectorTestArgs {
   NetworkArgs net;
 };
 
-// Darknet hides classes whose name starts with "dont_show" from output and drawing.
-bool shown(const std::string& name) { return name.rfind("dont_show", 0) != 0; }
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    if (static_cast<unsigned char>(ch) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-      out += buf;
-      continue;
-    }
-    out += ch;
-  }
-  return out;
-}
-
-// Darknet's detection_to_json: every class above 0.005 (detections are already thresholded).
-std::string detections_json(const std::vector<Detection>& dets, const std::vector<std::string>& names,
-                            int frame_id, const std::string& filename) {
-  std::string s = "{\n \"frame_id\":" + std::to_string(frame_id) + ", \n \"filename\":\"" + json_escape(filename) +
-                  "\", \n \"objects\": [ \n";
-  bool first = true;
-  char buf[512];
-  for (const Detection& d : dets)
-    for (int j = 0; j < d.classes; ++j) {
-      if (!(d.prob[size_t(j)] > 0.005f) || !shown(names[size_t(j)])) continue;
-      if (!first) s += ", \n";
-      first = false;
-      std::snprintf(buf, sizeof buf,
-                    "  {\"class_id\":%d, \"name\":\"%s\", \"relative_coordinates\":{\"center_x\":%f, "
-                    "\"center_y\":%f, \"width\":%f, \"height\":%f}, \"confidence\":%f}",
-                    j, json_escape(names[size_t(j)]).c_str(), double(d.box.x), double(d.box.y), double(d.box.w),
-                    double(d.box.h), double(d.prob[size_t(j)]));
-      s += buf;
-    }
-  return s + "\n ] \n}";
-}
-
-struct Shown {
-  const Detection* det;
-  int best_class;
-};
-
-// Darknet's draw_detections_v3: text sorted by left edge, drawing sorted by probability (the
-// most likely box drawn last, on top).
+// Text sorted by left edge, drawing by probability (the most likely box on top), as Darknet's
+// draw_detections_v3. The helpers are shared with `detector demo` (src/demo/detection_report.h).
 void print_and_draw(Image& im, const std::vector<Detection>& dets, const std::vector<std::string>& names,
                     float thresh, bool ext_output) {
-  std::vector<Shown> selected;
-  for (const Detection& d : dets) {
-    int best = -1;
-    float best_prob = thresh;
-    for (int j = 0; j < d.classes; ++j)
-      if (d.prob[size_t(j)] > best_prob && shown(names[size_t(j)])) {
-        best = j;
-        best_prob = d.prob[size_t(j)];
-      }
-    if (best >= 0) selected.push_back({&d, best});
-  }
-  std::stable_sort(selected.begin(), selected.end(), [](const Shown& a, const Shown& b) {
-    return a.det->box.x - a.det->box.w / 2 < b.det->box.x - b.det->box.w / 2;
-  });
-  for (const Shown& s : selected) {
-    const Box& b = s.det->box;
-    std::printf("%s: %.0f%%", names[size_t(s.best_class)].c_str(), double(s.det->prob[size_t(s.best_class)]) * 100);
-    if (ext_output)
-      std::printf("\t(left_x: %4.0f   top_y: %4.0f   width: %4.0f   height: %4.0f)\n",
-                  std::round((b.x - b.w / 2) * float(im.w)), std::round((b.y - b.h / 2) * float(im.h)),
-                  std::round(b.w * float(im.w)), std::round(b.h * float(im.h)));
-    else
-      std::printf("\n");
-    for (int j = 0; j < s.det->classes; ++j)
-      if (j != s.best_class && s.det->prob[size_t(j)] > thresh && shown(names[size_t(j)]))
-        std::printf("%s: %.0f%%\n", names[size_t(j)].c_str(), double(s.det->prob[size_t(j)]) * 100);
-  }
-
-  std::stable_sort(selected.begin(), selected.end(), [](const Shown& a, const Shown& b) {
-    return a.det->prob[size_t(a.best_class)] < b.det->prob[size_t(b.best_class)];
-  });
-  std::vector<LabelledBox> boxes;
-  for (const Shown& s : selected) {
-    const Box& b = s.det->box;
-    LabelledBox lb;
-    lb.left = std::max(0, int((b.x - b.w / 2.0) * im.w));
-    lb.right = std::min(im.w - 1, int((b.x + b.w / 2.0) * im.w));
-    lb.top = std::max(0, int((b.y - b.h / 2.0) * im.h));
-    lb.bottom = std::min(im.h - 1, int((b.y + b.h / 2.0) * im.h));
-    char pct[16];
-    std::snprintf(pct, sizeof pct, " (%2.0f%%)", double(s.det->prob[size_t(s.best_class)]) * 100);
-    lb.label = names[size_t(s.best_class)] + pct;
-    for (int j = 0; j < s.det->classes; ++j)
-      if (j != s.best_class && s.det->prob[size_t(j)] > thresh && shown(names[size_t(j)]))
-        lb.label += ", " + names[size_t(j)];
-    class_colour(s.best_class, s.det->classes, lb.rgb);
-    boxes.push_back(lb);
-  }
-  draw_labelled_boxes(im, boxes);
-}
-
-int network_classes(const Network& net, const std::string& cfg) {
-  for (int i = net.num_layers() - 1; i >= 0; --i)
-    if (const auto* d = dynamic_cast<const DetectionOutputLayer*>(&net.layer(i))) return d->classes();
-  fail(cfg, ": has no [yolo], [region] or [detection] layer: it is not a detector");
+  std::vector<demo::ShownDetection> shown = demo::shown_detections(dets, names, thresh);
+  std::fputs(demo::detection_lines(shown, names, thresh, ext_output, im.w, im.h).c_str(), stdout);
+  draw_labelled_boxes(im, demo::labelled_boxes(shown, names, thresh, im.w, im.h));
 }
 
 void run_detector_test(const DetectorTestArgs& a) {
   DataFile data = DataFile::parse_file(a.data);
   std::vector<std::string> names = read_names_file(data.existing_file("names"));
   Network net = load_network(a.cfg, a.weights, a.net);
-  const int classes = network_classes(net, a.cfg);
-  if (int(names.size()) < classes)
-    fail(data.existing_file("names"), ": has ", names.size(), " names but ", a.cfg, " detects ", classes,
-         " classes");
-  if (int(names.size()) > classes)
-    std::cerr << "warning: " << data.existing_file("names") << " has " << names.size() << " names, " << a.cfg
-              << " detects " << classes << " classes\n";
+  demo::check_class_names(names, demo::detector_classes(net, a.cfg), data.existing_file("names"), a.cfg);
   NmsKind kind;
   float beta;
   network_nms_settings(net, kind, beta);
@@ -182,7 +79,7 @@ void run_detector_test(const DetectorTestArgs& a) {
     save_image(im, a.predictions);
     if (json.is_open()) {
       if (frame_id > 0) json << ", \n";
-      json << detections_json(dets, names, ++frame_id, path);
+      json << demo::detections_json(dets, names, ++frame_id, path, false);
       json.flush();
     }
   };
