@@ -29,7 +29,7 @@ demo: setup
 
 bench: setup
 	@$(MAKE) --no-print-directory build
-	@bash bench/run.sh $(BUILD)
+	@OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} bash bench/run.sh $(BUILD)
 
 asan:
 	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMISHNET_SANITIZE=ON >/dev/null
