@@ -108,7 +108,7 @@ void run_dataset(const DatasetArgs& a) {
                                      "labels = " + (out / "labels.txt").string(),
                                      "names = " + (out / "fashion.names").string(),
                                      "backup = " + (out / "backup").string(),
-                                     "top = 2"});
+                                     "top = 5"});
   std::printf("wrote %s\n", (out / "fashion.data").string().c_str());
 }
 
