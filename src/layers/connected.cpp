@@ -55,21 +55,11 @@ class ConnectedLayer final : public Layer {
   void prepare(BackendKind backend) override {
     if (training_) return;  // training uses the raw weights, nothing to fold
     // Fold batch norm: y = m*(Wx - mean) + bias = (m*W)x + (bias - m*mean), m = scale/sqrt(var+eps).
-    const size_t in = size_t(inputs_);
-    const float* w = param("weights");
-    const float* b = param("biases");
-    folded_weights_.assign(w, w + size_t(outputs_) * in);
-    folded_bias_.assign(b, b + outputs_);
-    if (batch_normalize_) {
-      const float* scales = param("scales");
-      const float* mean = param("rolling_mean");
-      const float* var = param("rolling_variance");
-      for (int o = 0; o < outputs_; ++o) {
-        float m = kernels::batchnorm_multiplier(scales[o], var[o]);
-        for (size_t k = 0; k < in; ++k) folded_weights_[size_t(o) * in + k] *= m;
-        folded_bias_[size_t(o)] = b[o] - mean[o] * m;
-      }
-    }
+    ops::fold_batchnorm(outputs_, size_t(inputs_), param("weights"), param("biases"),
+                        batch_normalize_ ? param("scales") : nullptr,
+                        batch_normalize_ ? param("rolling_mean") : nullptr,
+                        batch_normalize_ ? param("rolling_variance") : nullptr, folded_weights_,
+                        folded_bias_);
     if (!op_ || backend != backend_ || op_batch_ != batch_hint_) {
       ops::InnerProductDesc d;
       d.batch = batch_hint_;

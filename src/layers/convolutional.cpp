@@ -104,21 +104,11 @@ class ConvolutionalLayer final : public Layer {
       return;
     }
     // Fold batch norm into the weights and bias: inference then is one convolution.
-    size_t per_filter = params.back().count / size_t(filters_);
-    const float* w = param("weights");
-    const float* b = param("biases");
-    folded_weights_.assign(w, w + params.back().count);
-    folded_bias_.assign(b, b + filters_);
-    if (batch_normalize_) {
-      const float* scales = param("scales");
-      const float* mean = param("rolling_mean");
-      const float* var = param("rolling_variance");
-      for (int f = 0; f < filters_; ++f) {
-        float m = kernels::batchnorm_multiplier(scales[f], var[f]);
-        for (size_t k = 0; k < per_filter; ++k) folded_weights_[size_t(f) * per_filter + k] *= m;
-        folded_bias_[size_t(f)] = b[f] - mean[f] * m;
-      }
-    }
+    ops::fold_batchnorm(filters_, params.back().count / size_t(filters_), param("weights"),
+                        param("biases"), batch_normalize_ ? param("scales") : nullptr,
+                        batch_normalize_ ? param("rolling_mean") : nullptr,
+                        batch_normalize_ ? param("rolling_variance") : nullptr, folded_weights_,
+                        folded_bias_);
     if (!op_ || backend != backend_ || op_batch_ != batch_hint_) {
       ops::Conv2dDesc d = describe(batch_hint_);
       op_ = ops::make_conv2d(d, backend);

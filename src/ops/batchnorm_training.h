@@ -1,6 +1,8 @@
 // Batch normalisation over (batch, height, width) per channel: training forward with batch
 // statistics, inference with rolling statistics, and backward. NCHW.
 #pragma once
+#include <vector>
+
 #include "mishnet/activation.h"
 #include "mishnet/shape.h"
 
@@ -34,6 +36,14 @@ void batchnorm_inference_reference(const Tensor& x, const float* scales, const f
 void activation_backward_from_batchnorm_reference(Activation a, const Shape& shape, float* delta,
                                                   const float* x_hat, const float* scales,
                                                   const float* biases, const float* y);
+
+// Inference folding: weights [outputs][per_output] and bias become those of one linear op equal
+// to linear + batch norm on rolling statistics. scales/mean/variance may be null (no batch
+// norm: a plain copy).
+void fold_batchnorm(int outputs, size_t per_output, const float* weights, const float* bias,
+                    const float* scales, const float* rolling_mean,
+                    const float* rolling_variance, std::vector<float>& folded_weights,
+                    std::vector<float>& folded_bias);
 
 // Adds sum over (batch, h, w) of dy per channel to dbias (layers without batch norm).
 void bias_backward_reference(const Shape& shape, const float* dy, float* dbias);

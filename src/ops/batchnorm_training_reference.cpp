@@ -159,6 +159,20 @@ void activation_backward_from_batchnorm_reference(Activation a, const Shape& s, 
     }
 }
 
+void fold_batchnorm(int outputs, size_t per_output, const float* weights, const float* bias,
+                    const float* scales, const float* rolling_mean,
+                    const float* rolling_variance, std::vector<float>& folded_weights,
+                    std::vector<float>& folded_bias) {
+  folded_weights.assign(weights, weights + size_t(outputs) * per_output);
+  folded_bias.assign(bias, bias + outputs);
+  if (!scales) return;
+  for (int o = 0; o < outputs; ++o) {
+    const float m = kernels::batchnorm_multiplier(scales[o], rolling_variance[o]);
+    for (size_t k = 0; k < per_output; ++k) folded_weights[size_t(o) * per_output + k] *= m;
+    folded_bias[size_t(o)] = bias[o] - rolling_mean[o] * m;
+  }
+}
+
 void bias_backward_reference(const Shape& s, const float* dy, float* dbias) {
   const size_t hw = plane(s);
 #pragma omp parallel for schedule(static) if (s.size() > 16384)
