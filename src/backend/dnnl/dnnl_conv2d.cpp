@@ -51,25 +51,29 @@ const char* layout_name(ConvLayout layout) {
 }
 
 // The layouts to try, fastest first, as measured on every conv layer of yolov4, yolov4-tiny and
-// csdarknet53-omega (single-thread CPU time, reorders and activation included; the numbers are
-// in docs/cpu-backend.md):
-// - 1x1 stride 1: sgemm on NCHW, no reorders at all (yolov4's 1x1 layers: 159 -> 107 ms).
+// csdarknet53-omega (2 threads on an idle machine, and single-thread CPU time under load;
+// reorders and unfused activation included; docs/cpu-backend.md has the numbers):
+// - 1x1 stride 1: sgemm on NCHW, no reorders at all (yolov4's 1x1 layers, 1 thread:
+//   159 -> 107 ms).
 // - 3x3 stride 1 with 16+ input channels: Winograd, 1.2-2.3x faster than direct on every such
-//   layer, and no less accurate against the reference (yolov4: 294 -> 219 ms).
-// - few input channels (the image): the direct kernel that reads NCHW itself (416x416x3 ->32:
-//   12.3 -> 8.7 ms against brgconv on NHWC, whose input reorder pads nothing but costs a pass).
-// - otherwise nChw16c, where oneDNN's direct AVX-512 kernel beats brgconv on NHWC (its default)
-//   by 15-20% on the stride-2 layers, reorders included.
+//   layer but one small one, and no less accurate against the reference.
+// - few input channels (the image): the direct kernel that reads NCHW itself, no input reorder
+//   (416x416x3 -> 32, 2 threads: 3.7 against 4.6 ms for brgconv on NHWC).
+// - large inputs: nChw16c, whose reorders cost less than NHWC's transposes (416x416x32 -> 64
+//   stride 2: 8.5 against 11.0 ms; 208x208x64 -> 128: 6.8 against 8.2 ms). On smaller inputs
+//   brgconv on NHWC, oneDNN's own choice, is 5-25% faster than the direct nChw16c kernel.
 // A candidate whose primitive turns out to be a reference or gemm kernel (another CPU, an
 // unusual shape) is skipped; oneDNN's own choice ends the list.
 std::vector<ConvLayout> candidate_layouts(const ops::Conv2dDesc& d) {
   std::vector<ConvLayout> c;
   if (sgemm_conv1x1_applies(d)) c.push_back(ConvLayout::sgemm_1x1);
-  if (d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 && d.dilation == 1 &&
-      d.groups == 1 && d.in_c >= 16)
+  if (d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 &&
+      d.dilation == 1 && d.groups == 1 && d.in_c >= 16)
     c.push_back(ConvLayout::winograd);
   if (d.groups == 1 && d.in_c <= 4) c.push_back(ConvLayout::nchw_src);
-  if (d.groups == 1) c.push_back(ConvLayout::blocked16);
+  const size_t input = size_t(d.in_c) * d.in_h * d.in_w;
+  if (d.groups == 1 && (input >= (4u << 20) || (input >= (1u << 20) && d.out_c >= 128)))
+    c.push_back(ConvLayout::blocked16);
   c.push_back(ConvLayout::blocked);
   return c;
 }
