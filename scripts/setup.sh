@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache
   libdnnl-dev libopencv-dev libstb-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev chromium
-  python3-opencv python3-numpy python3-torch
+  libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev nlohmann-json3-dev chromium
+  python3-opencv python3-numpy python3-torch python3-pip
   dataset-fashion-mnist
 )
 
@@ -25,4 +25,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "setup: all dependencies present"
+fi
+
+# pycocotools (PyPI; Debian has no package): the reference the COCO evaluation test compares with.
+if ! /usr/bin/python3 -c "import pycocotools" 2>/dev/null; then
+  echo "setup: installing pycocotools (pip)"
+  /usr/bin/python3 -m pip install -q --break-system-packages pycocotools
 fi
