@@ -68,17 +68,13 @@ MapReport compute_map(const std::vector<MapTruth>& truth, const std::vector<MapD
   };
   std::vector<Scored> kept;
   std::vector<double> iou_sum(static_cast<size_t>(classes), 0.0);
-  int current_image = -1;
-  size_t image_start = 0;  // first of the current image's detections in `kept`
+  // Truths taken so far by a detection of their image, in processing order (Darknet's rule at thresh).
+  std::vector<char> claimed(truth.size(), 0);
   for (size_t i = 0; i < detections.size(); ++i) {
     const MapDetection& d = detections[i];
     if (d.image < 0 || d.image >= images) fail("compute_map: detection ", i, " is on image ", d.image, " of ", images);
     if (d.class_id < 0 || d.class_id >= classes) fail("compute_map: detection ", i, " has class ", d.class_id);
     if (!(d.score > opts.detect_thresh)) continue;
-    if (d.image != current_image) {
-      current_image = d.image;
-      image_start = kept.size();
-    }
     int best = -1;
     float best_iou = 0;
     for (int t : truth_of[size_t(d.image)]) {
@@ -89,9 +85,7 @@ MapReport compute_map(const std::vector<MapTruth>& truth, const std::vector<MapD
     // At `thresh`, Darknet's rule: a true positive unless an earlier detection of this image
     // (in processing order, whatever its score) took the same truth.
     if (d.score > opts.thresh) {
-      bool taken = false;
-      for (size_t z = image_start; z < kept.size() && best >= 0; ++z)
-        if (kept[z].truth == best) taken = true;
+      bool taken = best >= 0 && claimed[size_t(best)];
       ClassAp& c = rep.classes[size_t(d.class_id)];
       if (best >= 0 && !taken) {
         ++c.tp, ++rep.tp;
@@ -101,6 +95,7 @@ MapReport compute_map(const std::vector<MapTruth>& truth, const std::vector<MapD
         ++c.fp, ++rep.fp;
       }
     }
+    if (best >= 0) claimed[size_t(best)] = 1;
     kept.push_back({d.image, d.class_id, best, d.score, best_iou});
     rep.classes[size_t(d.class_id)].detections++;
   }
