@@ -56,6 +56,8 @@ class Network {
   // Per-layer wall time of the last forward, when profiling is on.
   void set_profiling(bool on) { profiling_ = on; }
   const std::vector<double>& layer_times_ms() const { return layer_times_ms_; }
+  // Per-layer wall time of the backward half of the last forward_backward (profiling on).
+  const std::vector<double>& layer_backward_times_ms() const { return layer_backward_times_ms_; }
 
   // Folds batch norm, builds primitives; called by forward() when weights changed.
   void prepare();
@@ -77,12 +79,14 @@ class Network {
   float forward_backward(const float* input, const float* truth, std::mt19937_64& rng);
   void zero_grads();
   float* grad_data() { return grad_storage_.data(); }
-  // Gradient of layer i's output after forward_backward (training only).
+  // Gradient of layer i's output after forward_backward (training only). Gradients share
+  // memory once dead: throws for one that a later-computed gradient overwrote.
   Tensor delta(int i) const;
 
  private:
   Network();
   void plan_arena();
+  void plan_delta_arena();
 
   NetConfig config_;
   std::string cfg_path_;
@@ -93,6 +97,10 @@ class Network {
   std::vector<float> grad_storage_;
   std::vector<float> delta_arena_;
   std::vector<Tensor> deltas_;
+  // Gradients to zero as they go live: before forward (loss layers), before layer i's backward.
+  std::vector<int> zero_before_forward_;
+  std::vector<std::vector<int>> zero_before_backward_;
+  std::vector<bool> delta_reused_;  // true: delta(i) is gone after forward_backward
   bool training_ = false;
   std::vector<int> keep_;
   std::vector<size_t> output_offset_;   // floats into arena_
@@ -103,6 +111,7 @@ class Network {
   bool prepared_ = false;
   bool profiling_ = false;
   std::vector<double> layer_times_ms_;
+  std::vector<double> layer_backward_times_ms_;
 };
 
 }  // namespace mishnet

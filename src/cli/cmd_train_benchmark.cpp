@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <string>
 #include <memory>
 #include <random>
 
@@ -29,6 +31,7 @@ struct TrainBenchmarkArgs {
   int iters = 5;
   int warmup = 2;
   int threads = 0;
+  bool layers = false;
   NetworkArgs net;
 };
 
@@ -42,6 +45,34 @@ double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return double(u.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+// Median forward and backward milliseconds per layer, then the totals per layer type: where a
+// training step spends its time.
+void print_layer_profile(const Network& net, const std::vector<std::vector<double>>& fwd_ms,
+                         const std::vector<std::vector<double>>& bwd_ms) {
+  std::printf("%5s %-14s %-18s %10s %10s %8s\n", "layer", "type", "output", "fwd ms", "bwd ms",
+              "GFLOP/s");
+  std::map<std::string, std::pair<double, double>> by_type;
+  double total_f = 0, total_b = 0;
+  for (int l = 0; l < net.num_layers(); ++l) {
+    const Layer& layer = net.layer(l);
+    const double f = median_of(fwd_ms[size_t(l)]), b = median_of(bwd_ms[size_t(l)]);
+    const Shape s = layer.output_shape;
+    // Forward + backward-data + backward-weights: about three times the forward FLOPs.
+    const double flops = 3.0 * layer.bflops() * net.input_shape().n;
+    std::string shape = std::to_string(s.c) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w);
+    std::printf("%5d %-14s %-18s %10.2f %10.2f %8.1f\n", l, layer.type(), shape.c_str(), f, b,
+                f + b > 0 ? flops / ((f + b) * 1e-3) : 0.0);
+    by_type[layer.type()].first += f;
+    by_type[layer.type()].second += b;
+    total_f += f;
+    total_b += b;
+  }
+  std::printf("by type:\n");
+  for (auto& [type, fb] : by_type)
+    std::printf("  %-14s fwd %9.1f ms  bwd %9.1f ms\n", type.c_str(), fb.first, fb.second);
+  std::printf("  %-14s fwd %9.1f ms  bwd %9.1f ms\n", "all layers", total_f, total_b);
 }
 
 void run_train_benchmark(const TrainBenchmarkArgs& a) {
@@ -77,9 +108,18 @@ void run_train_benchmark(const TrainBenchmarkArgs& a) {
   std::mt19937_64 rng(2);
   float loss = 0;
   auto step = [&] {
+    auto t0 = std::chrono::steady_clock::now();
     net.zero_grads();
+    auto t1 = std::chrono::steady_clock::now();
     loss = net.forward_backward(input.data(), truth.data(), rng);
+    auto t2 = std::chrono::steady_clock::now();
     optimizer.step(net, lr, in.n);
+    auto t3 = std::chrono::steady_clock::now();
+    if (a.layers)
+      std::printf("zero %.1f ms, forward+backward %.1f ms, update %.1f ms\n",
+                  std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                  std::chrono::duration<double, std::milli>(t2 - t1).count(),
+                  std::chrono::duration<double, std::milli>(t3 - t2).count());
   };
 
   std::printf("%s: input %dx%dx%d, batch %d, %d threads, %s backend, %.3f BFLOPs forward per image, %zu params\n",
@@ -88,15 +128,24 @@ void run_train_benchmark(const TrainBenchmarkArgs& a) {
   std::printf("step: zero grads, forward (batch statistics), backward, %s update; %d warm-up then %d timed\n",
               optimizer.second.empty() ? "SGD" : "Adam", a.warmup, a.iters);
   for (int i = 0; i < a.warmup; ++i) step();
+  net.set_profiling(a.layers);
   std::vector<double> secs;
+  const int n = net.num_layers();
+  std::vector<std::vector<double>> fwd_ms(static_cast<size_t>(n)), bwd_ms(static_cast<size_t>(n));
   for (int i = 0; i < a.iters; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     step();
     secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (a.layers)
+      for (int l = 0; l < n; ++l) {
+        fwd_ms[size_t(l)].push_back(net.layer_times_ms()[size_t(l)]);
+        bwd_ms[size_t(l)].push_back(net.layer_backward_times_ms()[size_t(l)]);
+      }
     std::printf("step %d: %.3f s, loss %.4f\n", i + 1, secs.back(), double(loss));
     std::fflush(stdout);
   }
   auto [mn, mx] = std::minmax_element(secs.begin(), secs.end());
+  if (a.layers) print_layer_profile(net, fwd_ms, bwd_ms);
   std::printf("median %.3f s per iteration (min %.3f, max %.3f)\n", median_of(secs), *mn, *mx);
   std::printf("peak RSS %.0f MiB\n", peak_rss_mib());
 }
@@ -109,6 +158,7 @@ CommandRegistrar reg({"train-benchmark"}, "Time training steps (forward, backwar
                        app.add_option("--iters", a->iters, "Timed steps (default 5)");
                        app.add_option("--warmup", a->warmup, "Untimed steps first (default 2)");
                        app.add_option("--threads", a->threads, "OpenMP threads (default: OMP_NUM_THREADS)");
+                       app.add_flag("--layers", a->layers, "Per-layer forward/backward profile (medians)");
                        add_network_options(app, a->net);
                        app.callback([a] { run_train_benchmark(*a); });
                      });

@@ -81,25 +81,30 @@ MISHNET_HD float x_exp_x_tail(float x) {
 // (n <= e^40), so the form survives fast-math and __expf. Below -80, n/d = e^x(1 − e^x/2 + ...)
 // equals e^x to float precision, and the tail keeps the result within a few ulp down to the
 // subnormals (§1.6's "x·e^x with the argument clamped", in place of its -0 below -100).
-MISHNET_HD float mish(float x) {
-  if (x >= 20.0f) return x;  // exact: mish(x) rounds to x beyond 8.71
-  if (x <= -80.0f) return x_exp_x_tail(x);
-  float e = expf(x);
+MISHNET_HD float mish_from_exp(float x, float e) {
   float n = e * (e + 2.0f);
   float d = n + 2.0f;
   return x <= -0.6f ? x * n / d : x - 2.0f * x / d;
 }
+MISHNET_HD float mish(float x) {
+  if (x >= 20.0f) return x;  // exact: mish(x) rounds to x beyond 8.71
+  if (x <= -80.0f) return x_exp_x_tail(x);
+  return mish_from_exp(x, expf(x));
+}
 
 // f' = t + 4·x·e·(1+e)/d², the form without 1 − t² cancellation (§1.2, §1.6); d is divided twice
-// so that d² is never formed.
-MISHNET_HD float mish_gradient(float x) {
-  if (x >= 15.0f) return 1.0f;  // f' rounds to 1 beyond 10.3
-  if (x <= -100.0f) return -0.0f;
-  float e = expf(x);
+// so that d² is never formed. mish_gradient_from_exp takes e = e^x (for -100 < x < 15), so that
+// a vectorised CPU loop can supply its own e^x (src/ops/vector_math.h).
+MISHNET_HD float mish_gradient_from_exp(float x, float e) {
   float n = e * (e + 2.0f);
   float d = n + 2.0f;
   float t = x <= -0.6f ? n / d : 1.0f - 2.0f / d;
   return t + (4.0f * x * e * (1.0f + e) / d) / d;
+}
+MISHNET_HD float mish_gradient(float x) {
+  if (x >= 15.0f) return 1.0f;  // f' rounds to 1 beyond 10.3
+  if (x <= -100.0f) return -0.0f;
+  return mish_gradient_from_exp(x, expf(x));
 }
 
 // beta-Mish, x·tanh(β·softplus(x)) with β = 1.5 (§2.2). With u = (1+e)^β, tanh(β·sp) =

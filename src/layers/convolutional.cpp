@@ -6,6 +6,7 @@
 #include "mishnet/error.h"
 #include "mishnet/layer.h"
 #include "ops/activation_op.h"
+#include "ops/batchnorm_activation.h"
 #include "ops/batchnorm_training.h"
 #include "ops/conv2d.h"
 #include "ops/conv2d_backward.h"
@@ -93,6 +94,7 @@ class ConvolutionalLayer final : public Layer {
       // No folding while training: batch norm runs on batch statistics.
       ops::Conv2dDesc d = describe(batch_hint_);
       d.activation = Activation::linear;
+      d.weights_change_every_step = true;
       if (!train_op_ || train_batch_ != batch_hint_ || backend != backend_) {
         train_op_ = ops::make_conv2d(d, backend);
         backward_op_ = ops::make_conv2d_backward(d, backend);
@@ -125,6 +127,13 @@ class ConvolutionalLayer final : public Layer {
         prepare(backend_);
       }
       train_op_->forward(ctx.input.data, out.data);
+      if (fused_batchnorm_activation()) {
+        ops::BatchNormBuffers buf{batch_mean_.data(), batch_variance_.data(), x_hat_.data()};
+        ops::batchnorm_activation_train_forward(activation_, out, param("scales"), param("biases"),
+                                                param("rolling_mean"), param("rolling_variance"),
+                                                0.01f, buf, out.data);
+        return;
+      }
       if (batch_normalize_) {
         ops::BatchNormBuffers buf{batch_mean_.data(), batch_variance_.data(), x_hat_.data()};
         ops::batchnorm_train_forward_reference(out, param("scales"), param("biases"),
@@ -147,7 +156,12 @@ class ConvolutionalLayer final : public Layer {
   void backward(const BackwardContext& ctx) override {
     Tensor delta = ctx.delta;
     Param* biases = find_param("biases");
-    if (batch_normalize_) {
+    if (fused_batchnorm_activation()) {
+      ops::BatchNormBuffers buf{batch_mean_.data(), batch_variance_.data(), x_hat_.data()};
+      ops::batchnorm_activation_backward(activation_, delta.shape, delta.data, param("scales"),
+                                         biases->data, buf, ctx.output.data,
+                                         find_param("scales")->grad, biases->grad);
+    } else if (batch_normalize_) {
       ops::activation_backward_from_batchnorm_reference(activation_, delta.shape, delta.data,
                                                         x_hat_.data(), param("scales"),
                                                         param("biases"), ctx.output.data);
@@ -177,6 +191,13 @@ class ConvolutionalLayer final : public Layer {
                                             : std::to_string(stride_x_) + "x" + std::to_string(stride_y_));
     if (dilation_ > 1) g += " d" + std::to_string(dilation_);
     return g;
+  }
+
+  // Batch norm and activation in one fused CPU op (the reference backend keeps the separate
+  // reference ops, which the fused one is tested against).
+  bool fused_batchnorm_activation() const {
+    return batch_normalize_ && backend_ != BackendKind::reference &&
+           ops::batchnorm_activation_fusable(activation_);
   }
 
   ops::Conv2dDesc describe(int batch) const {

@@ -20,6 +20,9 @@ struct Conv2dDesc {
   // Applied to the output (after bias) when the implementation can fuse it; see
   // Conv2dOp::fused_activation().
   Activation activation = Activation::linear;
+  // Training: set_weights() runs every step, so layouts whose weight transform is costly
+  // (Winograd) are not worth it.
+  bool weights_change_every_step = false;
 
   size_t weights_count() const {
     return size_t(out_c) * size_t(in_c / groups) * size_t(kernel_h) * size_t(kernel_w);

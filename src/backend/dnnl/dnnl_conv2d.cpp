@@ -56,7 +56,10 @@ const char* layout_name(ConvLayout layout) {
 // - 1x1 stride 1: sgemm on NCHW, no reorders at all (yolov4's 1x1 layers, 1 thread:
 //   159 -> 107 ms).
 // - 3x3 stride 1 with 16+ input channels: Winograd, 1.2-2.3x faster than direct on every such
-//   layer but one small one, and no less accurate against the reference.
+//   layer but one small one, and no less accurate against the reference. Not in training: the
+//   weights change every step, and oneDNN's Winograd weight transform (a reorder, ~10 ms per
+//   layer) then costs more than the faster convolution saves (csdarknet53-omega, batch 8:
+//   2.7-2.8 s against 2.2-2.5 s per step, 360-490 ms of it in the transforms).
 // - few input channels (the image): the direct kernel that reads NCHW itself, no input reorder
 //   (416x416x3 -> 32, 2 threads: 3.7 against 4.6 ms for brgconv on NHWC).
 // - large inputs: nChw16c, whose reorders cost less than NHWC's transposes (416x416x32 -> 64
@@ -68,7 +71,8 @@ std::vector<ConvLayout> candidate_layouts(const ops::Conv2dDesc& d) {
   std::vector<ConvLayout> c;
   if (sgemm_conv1x1_applies(d)) c.push_back(ConvLayout::sgemm_1x1);
   if (d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 &&
-      d.dilation == 1 && d.groups == 1 && d.in_c >= 16)
+      d.dilation == 1 && d.groups == 1 && d.in_c >= 16 &&
+      !d.weights_change_every_step)
     c.push_back(ConvLayout::winograd);
   if (d.groups == 1 && d.in_c <= 4) c.push_back(ConvLayout::nchw_src);
   const size_t input = size_t(d.in_c) * d.in_h * d.in_w;
