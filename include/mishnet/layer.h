@@ -99,6 +99,11 @@ class Layer {
   // Called when the network switches to training with a batch size: allocate what backward
   // needs (batch statistics, masks). Default: nothing.
   virtual void set_training(bool /*on*/, int /*batch*/) {}
+  // What backward reads besides gradients: the values of its inputs (ctx.input and the outputs
+  // of `inputs`) and its own output. Training keeps an output alive through backward only when
+  // some layer reads it there; the rest share memory as in inference. Defaults: both.
+  virtual bool backward_reads_inputs() const { return true; }
+  virtual bool backward_reads_output() const { return true; }
   // Ground-truth floats per image a loss layer reads from ForwardContext::truth (0: none).
   virtual size_t truth_floats() const { return 0; }
   // Loss of the last training forward (loss layers), summed over the batch.

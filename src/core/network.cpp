@@ -117,7 +117,18 @@ void Network::plan_arena() {
   for (int i = 0; i < n; ++i)
     for (int src : layers_[size_t(i)]->inputs)
       if (src >= 0) last_use[size_t(src)] = std::max(last_use[size_t(src)], i);
-  output_kept_.assign(size_t(n), training_);  // backward reads every output
+  // Training keeps the outputs that some backward step reads (a layer's own, or its inputs');
+  // the others are free after their last forward reader, as in inference.
+  output_kept_.assign(size_t(n), false);
+  if (training_)
+    for (int j = 0; j < n; ++j) {
+      const Layer& l = *layers_[size_t(j)];
+      if (l.backward_reads_output()) output_kept_[size_t(j)] = true;
+      if (!l.backward_reads_inputs()) continue;
+      if (j > 0) output_kept_[size_t(j - 1)] = true;  // ctx.input
+      for (int src : l.inputs)
+        if (src >= 0) output_kept_[size_t(src)] = true;
+    }
   output_kept_[size_t(n - 1)] = true;
   for (int i = 0; i < n; ++i)
     if (layers_[size_t(i)]->is_detection_output()) output_kept_[size_t(i)] = true;

@@ -19,6 +19,9 @@ class AvgpoolLayer final : public Layer {
     ops::global_avgpool_forward(in.n, in.c, in.h * in.w, ctx.input.data, out.data);
   }
 
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
+
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;
     const Shape& in = ctx.input_delta.shape;

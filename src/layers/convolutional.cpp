@@ -153,14 +153,17 @@ class ConvolutionalLayer final : public Layer {
     if (!op_->fused_activation()) ops::activate(activation_, out);
   }
 
+  // The fused batch norm + activation backward takes f' from x_hat, not from the output.
+  bool backward_reads_output() const override { return !fused_batchnorm_activation(); }
+
   void backward(const BackwardContext& ctx) override {
     Tensor delta = ctx.delta;
     Param* biases = find_param("biases");
     if (fused_batchnorm_activation()) {
       ops::BatchNormBuffers buf{batch_mean_.data(), batch_variance_.data(), x_hat_.data()};
       ops::batchnorm_activation_backward(activation_, delta.shape, delta.data, param("scales"),
-                                         biases->data, buf, ctx.output.data,
-                                         find_param("scales")->grad, biases->grad);
+                                         biases->data, buf, find_param("scales")->grad,
+                                         biases->grad);
     } else if (batch_normalize_) {
       ops::activation_backward_from_batchnorm_reference(activation_, delta.shape, delta.data,
                                                         x_hat_.data(), param("scales"),

@@ -69,6 +69,10 @@ class MaxpoolLayer final : public Layer {
     backend_ = backend;
   }
 
+  // Backward routes gradients through the argmax indices kept by the training forward.
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
+
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;
     if (argmax_.size() != ctx.delta.size())

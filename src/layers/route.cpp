@@ -64,6 +64,9 @@ class RouteLayer final : public Layer {
     }
   }
 
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
+
   void backward(const BackwardContext& ctx) override {
     const int spatial = ctx.delta.shape.h * ctx.delta.shape.w;
     int offset = 0;

@@ -78,6 +78,13 @@ class ShortcutLayer final : public Layer {
     ops::activate(activation_, out);
   }
 
+  // Input values matter only for the gradient of learned weights; the output only for an
+  // activation whose derivative Darknet takes from it.
+  bool backward_reads_inputs() const override { return !params.empty(); }
+  bool backward_reads_output() const override {
+    return activation_needs(activation_) == ActivationNeeds::output;
+  }
+
   void backward(const BackwardContext& ctx) override {
     const bool needs_input = activation_needs(activation_) == ActivationNeeds::input;
     if (needs_input && pre_activation_.size() != ctx.delta.size())

@@ -44,6 +44,9 @@ class UpsampleLayer final : public Layer {
                                     ctx.input.data, out.data);
   }
 
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
+
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;
     const int planes = ctx.delta.shape.n * ctx.delta.shape.c;

@@ -22,10 +22,9 @@ void batchnorm_activation_train_forward(Activation a, const Tensor& x, const flo
 
 // activation_backward_from_batchnorm_reference then batchnorm_backward_reference: delta holds
 // dL/dy (y the activation's output) on entry and dL/dx (x the batch norm input) on return;
-// dL/dscales and dL/dbiases are added.
+// dL/dscales and dL/dbiases are added. Reads x_hat, never y.
 void batchnorm_activation_backward(Activation a, const Shape& shape, float* delta,
                                    const float* scales, const float* biases,
-                                   const BatchNormBuffers& buf, const float* y, float* dscales,
-                                   float* dbiases);
+                                   const BatchNormBuffers& buf, float* dscales, float* dbiases);
 
 }  // namespace mishnet::ops

@@ -62,7 +62,7 @@ void forward(const Tensor& x, const float* scales, const float* biases, float* r
 
 template <Activation A>
 void backward(const Shape& s, float* delta, const float* scales, const float* biases,
-              const BatchNormBuffers& buf, const float* y, float* dscales, float* dbiases) {
+              const BatchNormBuffers& buf, float* dscales, float* dbiases) {
   const size_t hw = size_t(s.h) * size_t(s.w);
   const double count = double(s.n) * double(hw);
 #pragma omp parallel for schedule(static) if (s.size() > 16384)
@@ -74,11 +74,10 @@ void backward(const Shape& s, float* delta, const float* scales, const float* bi
       const size_t off = (size_t(b) * s.c + c) * hw;
       float* d = delta + off;
       const float* xh = buf.x_hat + off;
-      const float* yp = y + off;
       float part_dy = 0.0f, part_dy_xh = 0.0f;
 #pragma omp simd reduction(+ : part_dy, part_dy_xh)
       for (size_t i = 0; i < hw; ++i) {
-        const float g = d[i] * vec::gradient<A>(scale * xh[i] + bias, yp[i]);
+        const float g = d[i] * vec::gradient<A>(scale * xh[i] + bias);
         d[i] = g;
         part_dy += g;
         part_dy_xh += g * xh[i];
@@ -129,9 +128,8 @@ void batchnorm_activation_train_forward(Activation a, const Tensor& x, const flo
 
 void batchnorm_activation_backward(Activation a, const Shape& shape, float* delta,
                                    const float* scales, const float* biases,
-                                   const BatchNormBuffers& buf, const float* y, float* dscales,
-                                   float* dbiases) {
-#define MISHNET_CALL(A) backward<A>(shape, delta, scales, biases, buf, y, dscales, dbiases)
+                                   const BatchNormBuffers& buf, float* dscales, float* dbiases) {
+#define MISHNET_CALL(A) backward<A>(shape, delta, scales, biases, buf, dscales, dbiases)
   MISHNET_FOR_FUSABLE(MISHNET_CALL);
 #undef MISHNET_CALL
 }

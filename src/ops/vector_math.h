@@ -75,13 +75,19 @@ inline float activate(float x) {
   else return x;
 }
 
-// df/dx at pre-activation x with output y (the Darknet functions use y, as the reference does).
+// df/dx at the pre-activation x. The reference takes the Darknet functions' derivatives from
+// the output y; these take them from x (the same values: y > 0 exactly when x > 0 for leaky and
+// relu), so that the fused backward needs no output and training need not keep it.
 template <Activation A>
-inline float gradient(float x, float y) {
+inline float gradient(float x) {
   if constexpr (A == Activation::mish) return mish_gradient(x);
   else if constexpr (A == Activation::swish) return swish_gradient(x);
-  else if constexpr (A == Activation::logistic) return y * (1.0f - y);
-  else return kernels::activation_gradient(A, x, y);  // leaky, relu, linear: no calls
+  else if constexpr (A == Activation::logistic) {
+    const float s = sigmoid(x);
+    return s * (1.0f - s);
+  } else if constexpr (A == Activation::leaky) return x > 0.0f ? 1.0f : kernels::kLeakySlope;
+  else if constexpr (A == Activation::relu) return x > 0.0f ? 1.0f : 0.0f;
+  else return 1.0f;
 }
 
 }  // namespace mishnet::ops::vec
