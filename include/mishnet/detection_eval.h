@@ -7,6 +7,7 @@
 
 #include "mishnet/coco_eval.h"
 #include "mishnet/detection.h"
+#include "mishnet/image.h"
 
 namespace mishnet {
 
@@ -21,6 +22,7 @@ struct MapOptions {
   float detect_thresh = 0.005f;  // detections kept at all (Darknet's map)
   float nms = 0.45f;             // NMS threshold (kind and beta from the cfg's last detection layer)
   bool coco = true;              // also compute the COCO figures (evaluate_map_on_list)
+  int letter_box = -1;           // evaluate_map_on_list: -1 as the cfg's [net] letter_box, 0 resize, 1 letterbox
 };
 
 // Objects and detections of image `image` (an index into the list). Boxes relative to the image.
@@ -79,6 +81,12 @@ double average_precision(const std::vector<double>& precision, const std::vector
 
 // Every (box, class) with probability > 0 of `dets`, in order, for image `image`.
 void append_map_detections(const std::vector<Detection>& dets, int image, std::vector<MapDetection>& out);
+
+// One image through `net` (batch 1) as Darknet's map and valid do: resized or letterboxed
+// (letter_box -1: as the cfg says), detections above detect_thresh, NMS (kind and beta of the
+// cfg's last detection layer; none when nms <= 0). Boxes relative to `im`.
+std::vector<Detection> detect_for_evaluation(Network& net, const Image& im, float detect_thresh, float nms,
+                                             int letter_box = -1);
 
 // Runs `net` (already loaded, batch 1) over every image of `valid_list`, letterboxed or resized
 // as the cfg's [net] letter_box says, and computes Darknet's mAP report at opts.iou_thresh (and,

@@ -9,14 +9,27 @@
 
 namespace mishnet {
 
+std::vector<Detection> detect_for_evaluation(Network& net, const Image& im, float detect_thresh, float nms,
+                                             int letter_box) {
+  if (net.batch() != 1) fail("detect_for_evaluation: the network must have batch 1, it has ", net.batch());
+  const Shape in = net.input_shape();
+  const bool letterbox = letter_box >= 0 ? letter_box != 0 : net.config().letter_box != 0;
+  Image sized = fit_image_to_network(im, in.w, in.h, letterbox);
+  net.forward(sized.data.data());
+  std::vector<Detection> dets = get_detections(net, im.w, im.h, detect_thresh, letterbox);
+  if (nms > 0) {
+    NmsKind kind;
+    float beta;
+    network_nms_settings(net, kind, beta);
+    nms_sort(dets, nms, kind, beta);
+  }
+  return dets;
+}
+
 MapReport evaluate_map_on_list(Network& net, const std::string& valid_list, int classes, const MapOptions& opts) {
   if (net.batch() != 1) fail("evaluate_map_on_list: the network must have batch 1, it has ", net.batch());
   const std::vector<std::string> paths = read_image_list(valid_list);
   const Shape in = net.input_shape();
-  const bool letterbox = net.config().letter_box != 0;
-  NmsKind kind;
-  float beta;
-  network_nms_settings(net, kind, beta);
 
   std::vector<MapTruth> truth;
   std::vector<MapDetection> detections;
@@ -35,10 +48,7 @@ MapReport evaluate_map_on_list(Network& net, const std::string& valid_list, int 
       skipped.push_back(e.what());
       continue;
     }
-    Image sized = fit_image_to_network(im, in.w, in.h, letterbox);
-    net.forward(sized.data.data());
-    std::vector<Detection> dets = get_detections(net, im.w, im.h, opts.detect_thresh, letterbox);
-    if (opts.nms > 0) nms_sort(dets, opts.nms, kind, beta);
+    std::vector<Detection> dets = detect_for_evaluation(net, im, opts.detect_thresh, opts.nms, opts.letter_box);
     const size_t first = detections.size();
     append_map_detections(dets, int(i), detections);
     std::vector<LabelBox> labels = read_yolo_labels(label_path_for_image(paths[i]), classes, &problems);
