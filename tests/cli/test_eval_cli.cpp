@@ -107,6 +107,18 @@ TEST(EvalCli, DetectorMapPrintsDarknetAndCocoFigures) {
   EXPECT_NE(j.out.find("\"points\": 11"), std::string::npos) << j.out;
 }
 
+TEST(EvalCli, DetectorMapReportsBadLabelsAndUnreadableImagesAndGoesOn) {
+  std::string dir = make_dataset("eval_cli_map_problems");
+  std::ofstream(dir + "/labels/a.txt", std::ios::app) << "5 0.5 0.5 0.1 0.1\n";  // class out of range
+  std::ofstream(dir + "/valid.txt", std::ios::app) << dir + "/images/gone.png\n";
+  CliRun r = mishnet("detector map " + dir + "/det.data " + dir + "/det.cfg " + dir + "/det.weights", dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("labels/a.txt:2: class id 5 is outside 0..1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("gone.png"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 images could not be loaded and were skipped"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find(" mean average precision (mAP@0.50) = 0.750000"), std::string::npos) << r.out;
+}
+
 TEST(EvalCli, ValidThenYolo2CocoThenEvalAgree) {
   std::string dir = make_dataset("eval_cli_valid");
   CliRun v = mishnet("detector valid " + dir + "/det.data " + dir + "/det.cfg " + dir + "/det.weights -out " + dir +
