@@ -1,4 +1,4 @@
-// Box arithmetic for detection heads, NMS and (later) the IoU-family losses, for host and device.
+// Box arithmetic for detection heads, NMS and the IoU-family losses of [yolo], for host and device.
 // Boxes are centre x, y and width, height (mishnet::Box). The formulas follow Darknet's box.c
 // and yolo_layer.c term by term, including where they compute in double, so decoded boxes and
 // suppression decisions match Darknet's.
@@ -99,6 +99,129 @@ MISHNET_HD float box_ciou(const Box& a, const Box& b) {
   float v = float(4 / (pi * pi) * dt * dt);
   float alpha = float(v / (1 - iou + v + 0.000001));
   return iou - (d + alpha * v);
+}
+
+// Which overlap an IoU-family loss or an anchor assignment uses.
+enum class IouFamily { iou, giou, diou, ciou };
+
+// The score of that family (Darknet's box_iou_kind with the paper's DIoU; `b` the truth).
+MISHNET_HD float box_iou_family(const Box& a, const Box& b, IouFamily kind) {
+  switch (kind) {
+    case IouFamily::giou: return box_giou(a, b);
+    case IouFamily::diou: return box_diou(a, b);
+    case IouFamily::ciou: return box_ciou(a, b);
+    default: return kernels::box_iou(a, b);
+  }
+}
+
+// Change of a box's x, y, w, h.
+struct BoxDelta {
+  float x = 0, y = 0, w = 0, h = 0;
+};
+
+// Darknet's dx_box_iou (box.c, from g-darknet and DIoU-darknet): the direction in which the
+// prediction's x, y, w, h raise its IoU-family score with `truth` (an ascent direction, Darknet's
+// sign). It is what [yolo] trains with for iou_loss=iou/giou/diou/ciou, and it is NOT exactly the
+// gradient of the score (tests/kernels/test_box_iou_ascent.cpp pins each point):
+//  - x and y of the IoU and GIoU terms: the exact partial derivatives where they exist;
+//  - w and h of the IoU and GIoU terms: twice the derivative (Darknet does "not divide by 2");
+//  - DIoU penalty -d^2/c^2: w, h exact, but in x, y the term from the enclosing diagonal c has
+//    the wrong sign: (-S'c^2 - S(c^2)')/c^4 instead of (-S'c^2 + S(c^2)')/c^4;
+//  - CIoU: DIoU's plus alpha * d(-v) with alpha held constant (as the CIoU paper does) and the
+//    1/(w^2+h^2) factor of dv/dw, dv/dh dropped;
+//  - boxes that do not overlap: the "intersection" is the product of the two overlaps even when
+//    they are negative, and GIoU/DIoU/CIoU keep only their penalty term;
+//  - at ties (an edge of one box on an edge of the other) each edge takes one side's derivative.
+// Non-finite components (degenerate boxes) are returned as they come; the caller zeroes them.
+MISHNET_HD BoxDelta box_iou_ascent(const Box& pred, const Box& truth, IouFamily kind) {
+  // Prediction edges, ordered (a negative size swaps them).
+  const float top0 = pred.y - pred.h / 2, bot0 = pred.y + pred.h / 2;
+  const float left0 = pred.x - pred.w / 2, right0 = pred.x + pred.w / 2;
+  const float pt = fminf(top0, bot0), pb = fmaxf(top0, bot0);
+  const float pl = fminf(left0, right0), pr = fmaxf(left0, right0);
+  const float tt = truth.y - truth.h / 2, tb = truth.y + truth.h / 2;
+  const float tl = truth.x - truth.w / 2, tr = truth.x + truth.w / 2;
+
+  const float area_p = (pb - pt) * (pr - pl);
+  const float area_t = (tb - tt) * (tr - tl);
+  const float ih = fminf(pb, tb) - fmaxf(pt, tt);
+  const float iw = fminf(pr, tr) - fmaxf(pl, tl);
+  const float inter = iw * ih;
+  const float uni = area_p + area_t - inter;
+  const float dist2 = (pred.x - truth.x) * (pred.x - truth.x) + (pred.y - truth.y) * (pred.y - truth.y);
+  const float enc_w = fmaxf(pr, tr) - fminf(pl, tl);
+  const float enc_h = fmaxf(pb, tb) - fminf(pt, tt);
+  const float enc_area = enc_w * enc_h;
+
+  // Edge derivatives (top, bottom, left, right) of the prediction area, the intersection, the
+  // union and the enclosing area.
+  const float d_area[4] = {-(pr - pl), pr - pl, -(pb - pt), pb - pt};
+  const float d_inter[4] = {pt > tt ? -iw : 0.f, pb < tb ? iw : 0.f, pl > tl ? -ih : 0.f,
+                            pr < tr ? ih : 0.f};
+  const float d_enc[4] = {pt < tt ? -enc_w : 0.f, pb > tb ? enc_w : 0.f, pl < tl ? -enc_h : 0.f,
+                          pr > tr ? enc_h : 0.f};
+  float d_union[4], g[4] = {0, 0, 0, 0};
+  for (int k = 0; k < 4; ++k) {
+    d_union[k] = d_area[k] - d_inter[k];
+    if (uni > 0) g[k] = ((uni * d_inter[k]) - (inter * d_union[k])) / (uni * uni);
+  }
+  // With swapped edges the derivative of the other edge applies (Darknet assigns in sequence).
+  if (!(top0 < bot0)) g[0] = g[1];
+  if (!(top0 < bot0)) g[1] = g[0];
+  if (!(left0 < right0)) g[2] = g[3];
+  if (!(left0 < right0)) g[3] = g[2];
+
+  const bool apart = iw <= 0 || ih <= 0;
+  if (kind == IouFamily::giou) {
+    for (int k = 0; k < 4; ++k) {
+      const float c_term = ((enc_area * d_union[k]) - (uni * d_enc[k])) / (enc_area * enc_area);
+      if (apart)
+        g[k] = c_term;
+      else if (enc_area > 0)
+        g[k] += c_term;
+    }
+  }
+
+  BoxDelta d;
+  d.x = g[2] + g[3];
+  d.y = g[0] + g[1];
+  d.w = g[3] - g[2];  // Darknet: "for dw and dh, we do not divide by 2"
+  d.h = g[1] - g[0];
+
+  if (kind == IouFamily::diou || kind == IouFamily::ciou) {
+    // Diagonal of the enclosing box from the unordered edges, as Darknet computes it.
+    const float c_top = fminf(pred.y - pred.h / 2, truth.y - truth.h / 2);
+    const float c_bot = fmaxf(pred.y + pred.h / 2, truth.y + truth.h / 2);
+    const float c_left = fminf(pred.x - pred.w / 2, truth.x - truth.w / 2);
+    const float c_right = fmaxf(pred.x + pred.w / 2, truth.x + truth.w / 2);
+    const float cw = c_right - c_left, ch = c_bot - c_top;
+    const float c2 = cw * cw + ch * ch;
+    // d(enclosing width)/dx, /dw and d(enclosing height)/dy, /dh.
+    const float dcw_dx = (pr > tr ? 1.f : 0.f) - (pl < tl ? 1.f : 0.f);
+    const float dcw_dw = (pr > tr ? 0.5f : 0.f) - (pl < tl ? -0.5f : 0.f);
+    const float dch_dy = (pb > tb ? 1.f : 0.f) - (pt < tt ? 1.f : 0.f);
+    const float dch_dh = (pb > tb ? 0.5f : 0.f) - (pt < tt ? -0.5f : 0.f);
+    float aspect_w = 0, aspect_h = 0;
+    if (kind == IouFamily::ciou) {
+      const double pi = 3.14159265358979323846;
+      const double dt = atan(double(truth.w / truth.h)) - atan(double(pred.w / pred.h));
+      const float v = float(4 / (pi * pi) * dt * dt);
+      const float alpha = float(double(v) / (double(1 - inter / uni + v) + 0.000001));
+      aspect_w = alpha * float(8 / (pi * pi) * dt * double(pred.h));
+      aspect_h = alpha * float(-8 / (pi * pi) * dt * double(pred.w));
+    }
+    // Ascent of -dist2/c2 (the DIoU penalty), and of CIoU's -alpha*v.
+    const float px = (2 * (truth.x - pred.x) * c2 - (2 * cw * dcw_dx) * dist2) / (c2 * c2);
+    const float py = (2 * (truth.y - pred.y) * c2 - (2 * ch * dch_dy) * dist2) / (c2 * c2);
+    const float pw = (2 * cw * dcw_dw) * dist2 / (c2 * c2) + aspect_w;
+    const float ph = (2 * ch * dch_dh) * dist2 / (c2 * c2) + aspect_h;
+    if (apart) {
+      d.x = px, d.y = py, d.w = pw, d.h = ph;
+    } else if (c2 > 0) {
+      d.x += px, d.y += py, d.w += pw, d.h += ph;
+    }
+  }
+  return d;
 }
 
 // [yolo] box of anchor (anchor_w, anchor_h) in pixels at grid cell (col, row), from the layer's

@@ -1,4 +1,5 @@
-// [yolo]: Darknet's parse_yolo keys, forward_yolo_layer (inference) and get_yolo_detections.
+// [yolo]: Darknet's parse_yolo keys, forward_yolo_layer (inference, and the loss in training via
+// yolo_loss.cpp) and get_yolo_detections.
 #include "layers/yolo.h"
 
 #include <algorithm>
@@ -6,6 +7,7 @@
 
 #include "kernels/box.h"
 #include "layers/option_checks.h"
+#include "layers/yolo_loss.h"
 #include "mishnet/error.h"
 #include "ops/detection_heads.h"
 
@@ -136,6 +138,8 @@ YoloLayer::YoloLayer(const BuildContext& ctx) : options_(parse_yolo_options(ctx.
             " in the layer before it, or change classes= or mask=)");
   }
   output_shape = input_shape;
+  net_w_ = ctx.net.width;
+  net_h_ = ctx.net.height;
 }
 
 void YoloLayer::forward(const ForwardContext& ctx, Tensor& out) {
@@ -146,6 +150,23 @@ void YoloLayer::forward(const ForwardContext& ctx, Tensor& out) {
   d.spatial = out.shape.h * out.shape.w;
   ops::yolo_activate_reference(d, ctx.input.data, out.data, options_.scale_x_y,
                                options_.new_coords);
+  if (!ctx.training || !ctx.truth) return;
+  YoloLossGeometry g;
+  g.batch = out.shape.n;
+  g.grid_w = out.shape.w;
+  g.grid_h = out.shape.h;
+  // The stride stays when a network is resized: scale the input size with the grid.
+  g.net_w = out.shape.w == input_shape.w ? net_w_ : net_w_ * out.shape.w / input_shape.w;
+  g.net_h = out.shape.h == input_shape.h ? net_h_ : net_h_ * out.shape.h / input_shape.h;
+  g.layer_index = index;
+  stats_ = yolo_loss(options_, g, ctx.input.data, out.data, ctx.truth, truth_floats(),
+                     ctx.delta.data);
+  cost = float(stats_.loss);
+}
+
+void YoloLayer::backward(const BackwardContext& ctx) {
+  if (!ctx.input_delta.data) return;
+  for (size_t i = 0; i < ctx.delta.size(); ++i) ctx.input_delta.data[i] += ctx.delta.data[i];
 }
 
 void YoloLayer::append_detections(const Tensor& output, int batch_index, const DetectionGeometry& g,

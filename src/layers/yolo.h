@@ -1,5 +1,5 @@
-// [yolo]: the YOLOv3/v4 detection head. Inference applies Darknet's activations; the options
-// that only training uses are parsed, validated and kept in YoloOptions for the loss.
+// [yolo]: the YOLOv3/v4 detection head. Inference applies Darknet's activations; training adds
+// Darknet's (AlexeyAB) loss, see src/layers/yolo_loss.h and docs/yolo-loss.md.
 #pragma once
 #include <cfloat>
 #include <vector>
@@ -64,6 +64,28 @@ struct YoloOptions {
 // Parses and validates the options of a [yolo] section (file:line errors).
 YoloOptions parse_yolo_options(const CfgSection& s);
 
+// What the last training forward of one [yolo] layer measured: the figures Darknet prints per
+// head ("Region 139 Avg (IOU: ..., Class, Obj, No Obj, .5R, .75R, count") and the loss split.
+// Averages are over the batch; a head that trained no truth reports 0 averages (count 0).
+struct YoloStats {
+  int images = 0;
+  int count = 0;              // truth/anchor pairs trained by this head (best anchor + iou_thresh)
+  float avg_iou = 0;          // mean IoU of those anchors' predicted boxes with their truths
+  float avg_class = 0;        // mean probability of the true class there ("Class")
+  float avg_obj = 0;          // mean objectness there ("Obj")
+  float avg_no_obj = 0;       // mean objectness over every anchor of every cell ("No Obj")
+  float recall50 = 0;         // share of those pairs with IoU > 0.5 (".5R")
+  float recall75 = 0;         // share with IoU > 0.75 (".75R")
+  int rewritten_boxes = 0;    // box deltas written more than once (Darknet's rewritten_bbox)
+  // The loss mishnet trains (Layer::cost, summed over the batch) and its parts; see
+  // docs/yolo-loss.md for which of its gradients equal the deltas and which follow Darknet.
+  double loss = 0, box_loss = 0, obj_loss = 0, class_loss = 0;
+  // The figure Darknet stores in the layer cost (its "total_loss" times the batch): the sum of
+  // squared deltas, or with an IoU loss iou_normalizer * mean(1 - IoU or GIoU) + obj_normalizer *
+  // the squared objectness and class deltas.
+  double darknet_loss = 0;
+};
+
 class YoloLayer final : public DetectionOutputLayer {
  public:
   explicit YoloLayer(const BuildContext& ctx);
@@ -80,8 +102,19 @@ class YoloLayer final : public DetectionOutputLayer {
   const YoloOptions& options() const { return options_; }
   int anchors_per_cell() const { return int(options_.mask.size()); }
 
+  // --- Training ---
+  // Ground truth per image: max_boxes x (x, y, w, h, class_id), relative to the network input,
+  // the list ending at the first box with w or h == 0.
+  size_t truth_floats() const override { return size_t(options_.max_boxes) * 5; }
+  // The loss writes dL/d(input) into ctx.delta during forward; backward adds it to the input.
+  void backward(const BackwardContext& ctx) override;
+  // Figures of the last training forward (zeros before the first).
+  const YoloStats& last_stats() const { return stats_; }
+
  private:
   YoloOptions options_;
+  int net_w_ = 0, net_h_ = 0;  // network input size the layer was built for
+  YoloStats stats_;
 };
 
 }  // namespace mishnet
