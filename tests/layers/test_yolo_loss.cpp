@@ -304,6 +304,29 @@ TEST(YoloLoss, IgnoreThreshZeroesObjectnessOfGoodPredictions) {
   EXPECT_NEAR(rs.delta[h.at(0, 0, 4, 2, 2)], p - iou, 1e-6);
 }
 
+TEST(YoloLoss, TruthThreshTrainsGoodPredictionsAsPositives) {
+  Head h;
+  h.anchors = 1;
+  h.keys = "mask=0\nnum=1\nanchors=2,2\ntruth_thresh=0.6\n";
+  Network net = h.build();
+  const auto truth = make_truth(net, {{0.5f, 0.5f, 2.f / 6, 2.f / 5, 1}});  // cell (3, 2)
+  std::vector<float> in(h.per_image(), -3.0f);
+  auto set = [&](int e, float v) { in[h.at(0, 0, e, 2, 2)] = v; };
+  set(0, std::log(0.8f / 0.2f));  // the truth's box shifted by 0.2 cells: IoU 0.82 > 0.6
+  set(1, 0.0f);
+  set(2, 0.0f);
+  set(3, 0.0f);
+  const LossRun r = run(net, in, truth);
+  const float p = 1 / (1 + std::exp(3.0f));
+  EXPECT_NEAR(r.delta[h.at(0, 0, 4, 2, 2)], p - 1, 1e-6);
+  EXPECT_NEAR(r.delta[h.at(0, 0, 5 + 1, 2, 2)], p - 1, 1e-6);
+  EXPECT_NEAR(r.delta[h.at(0, 0, 5 + 0, 2, 2)], p, 1e-6);
+  // x target: the truth's centre is 1 cell right of this cell's origin; (2 - w*h) * 0.75.
+  EXPECT_NEAR(r.delta[h.at(0, 0, 0, 2, 2)], (2 - 2.f / 6 * 2.f / 5) * 0.75f * (0.8f - 1.0f), 1e-5);
+  EXPECT_EQ(r.stats.count, 1) << "only the truth's own anchor counts";
+  EXPECT_GT(expect_delta_is_gradient(net, in, truth, [](size_t) { return true; }), 0u);
+}
+
 TEST(YoloLoss, StatisticsAndDarknetLoss) {
   Head h;
   h.keys = "mask=0,1\nnum=2\nanchors=1.2,2.1, 2.5,1.4\ndelta_normalizer=0.5\n";
@@ -346,6 +369,46 @@ TEST(YoloLoss, BadTruthIsReported) {
   // The list ends at the first empty box: a box after it is not read.
   auto ended = make_truth(net, {{0.5f, 0.5f, 0.2f, 0.2f, 0}, {0, 0, 0, 0, 0}, {0.5f, 0.5f, 0.2f, 0.2f, 7}});
   EXPECT_NO_THROW(net.forward_backward(in.data(), ended.data(), rng));
+}
+
+// The public cfgs train: every head computes a finite loss, trains the truths its masks own, and
+// the gradient reaches the first layer. yolov4-tiny (ciou, scale_x_y 1.05), yolov4-csp
+// (new_coords, scale_x_y 2, iou_thresh 0.2).
+void expect_cfg_trains(const std::string& name) {
+  SCOPED_TRACE(name);
+  NetworkOptions opt;
+  opt.batch = 2;
+  opt.width = opt.height = 128;
+  Network net = Network::from_cfg_file(test::shared_cfg(name), opt);
+  init_weights(net, 5);
+  net.set_training(true);
+  std::vector<float> image(net.input_shape().size());
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<float> u(0, 1);
+  for (float& v : image) v = u(rng);
+  const auto truth = make_truth(net, {{0.3f, 0.4f, 0.1f, 0.15f, 3}, {0.6f, 0.5f, 0.5f, 0.6f, 7},
+                                      {0.8f, 0.2f, 0.25f, 0.1f, 0}}, 2);
+  const float loss = net.forward_backward(image.data(), truth.data(), rng);
+  EXPECT_TRUE(std::isfinite(loss));
+  int heads = 0, count = 0;
+  for (int i = 0; i < net.num_layers(); ++i) {
+    const auto* y = dynamic_cast<const YoloLayer*>(&net.layer(i));
+    if (!y) continue;
+    ++heads;
+    count += y->last_stats().count;
+    EXPECT_TRUE(std::isfinite(y->last_stats().loss));
+  }
+  EXPECT_GE(heads, 2);
+  EXPECT_GE(count, 2 * 3) << "every truth trained by at least one head";
+  double gradient = 0;
+  for (float g : test::to_vector(net.delta(0))) gradient += std::fabs(g);
+  EXPECT_GT(gradient, 0);
+}
+
+TEST(YoloLoss, PublicCfgsTrain) {
+  MISHNET_REQUIRE_SHARED_CFG("yolov4-tiny.cfg");
+  expect_cfg_trains("yolov4-tiny.cfg");
+  expect_cfg_trains("yolov4-csp.cfg");
 }
 
 // One fixed 32x32 image with two coloured rectangles, learned by a small conv net.
