@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/softmax.h"
 #include "layers/option_checks.h"
 #include "mishnet/error.h"
 #include "mishnet/layer.h"
@@ -56,8 +57,8 @@ class SoftmaxLayer final : public Layer {
     const float inv_t = 1.0f / temperature_;
     for (size_t i = 0; i < n; ++i) {
       const float t = ctx.truth[i], p = out.data[i];
-      if (t != 0.0f) loss -= double(t) * std::log(std::max(p, 1e-30f));
-      ctx.delta.data[i] = (p - t) * inv_t;
+      loss += kernels::cross_entropy_term(p, t);
+      ctx.delta.data[i] = kernels::softmax_cross_entropy_gradient(p, t, inv_t);
     }
     (void)images;
     cost = float(loss);

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "kernels/activations.h"
+#include "kernels/normalize_channels.h"
 #include "mishnet/error.h"
 #include "ops/activation_op.h"
 
@@ -12,8 +13,6 @@ namespace mishnet::ops {
 
 namespace {
 
-// Darknet adds this to the denominator of every normalize_channels variant.
-constexpr float kNormalizeEpsilon = 0.0001f;
 // Below this many elements, starting OpenMP threads costs more than the loop.
 constexpr long kParallelMin = 1 << 14;
 
@@ -31,34 +30,16 @@ void for_each_pixel(const Tensor& t, Fn fn) {
   }
 }
 
-// y_k = relu(x_k) / (eps + sum of relu(x)).
+// The per-pixel math is shared with the CUDA kernels (kernels/normalize_channels.h).
 void normalize_channels(const Tensor& t) {
   for_each_pixel(t, [](float* x, int channels, long stride) {
-    float sum = kNormalizeEpsilon;
-    for (int k = 0; k < channels; ++k)
-      if (x[k * stride] > 0.0f) sum += x[k * stride];
-    for (int k = 0; k < channels; ++k) {
-      float v = x[k * stride];
-      x[k * stride] = v > 0.0f ? v / sum : 0.0f;
-    }
+    kernels::normalize_channels_forward(x, channels, stride);
   });
 }
 
-// y_k = e^(x_k - m) / (eps + sum e^(x - m)), m = 0 or the pixel's maximum. Like Darknet's GPU
-// kernel, a value that is not finite (e^x overflows without the max) becomes 0.
 void normalize_channels_softmax(const Tensor& t, bool subtract_max) {
   for_each_pixel(t, [subtract_max](float* x, int channels, long stride) {
-    float m = 0.0f;
-    if (subtract_max && channels > 0) {
-      m = x[0];
-      for (int k = 1; k < channels; ++k) m = fmaxf(m, x[k * stride]);
-    }
-    float sum = kNormalizeEpsilon;
-    for (int k = 0; k < channels; ++k) sum += expf(x[k * stride] - m);
-    for (int k = 0; k < channels; ++k) {
-      float v = expf(x[k * stride] - m) / sum;
-      x[k * stride] = isfinite(v) ? v : 0.0f;
-    }
+    kernels::normalize_channels_softmax_forward(x, channels, stride, subtract_max);
   });
 }
 
@@ -95,28 +76,14 @@ void activation_backward_reference(Activation a, const Tensor& delta, const floa
   switch (a) {
     case Activation::linear: return;
     case Activation::normalize_channels:
-      // y_k = r_k / s, r = relu(x), s = eps + sum r: dx_j = [x_j > 0] (d_j - sum_k y_k d_k) / s.
       for_each_pixel(delta, [&](float* d, int channels, long stride) {
-        const float* x = at(input, d);
-        float s = kNormalizeEpsilon;
-        for (int k = 0; k < channels; ++k)
-          if (x[k * stride] > 0.0f) s += x[k * stride];
-        float yd = 0.0f;
-        for (int k = 0; k < channels; ++k)
-          if (x[k * stride] > 0.0f) yd += x[k * stride] / s * d[k * stride];
-        for (int k = 0; k < channels; ++k)
-          d[k * stride] = x[k * stride] > 0.0f ? (d[k * stride] - yd) / s : 0.0f;
+        kernels::normalize_channels_backward(d, at(input, d), channels, stride);
       });
       return;
     case Activation::normalize_channels_softmax:
     case Activation::normalize_channels_softmax_maxval:
-      // dy_k/dx_j = y_k (δ_kj - y_j) holds with the eps in the denominator too (with the max
-      // subtracted, eps·e^m adds a term of relative size eps/sum, ignored).
       for_each_pixel(delta, [&](float* d, int channels, long stride) {
-        const float* y = at(output, d);
-        float yd = 0.0f;
-        for (int k = 0; k < channels; ++k) yd += y[k * stride] * d[k * stride];
-        for (int k = 0; k < channels; ++k) d[k * stride] = y[k * stride] * (d[k * stride] - yd);
+        kernels::normalize_channels_softmax_backward(d, at(output, d), channels, stride);
       });
       return;
     default: break;

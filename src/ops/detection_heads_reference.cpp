@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "kernels/activations.h"
+#include "kernels/detection_heads.h"
 #include "kernels/softmax.h"
 #include "ops/detection_heads.h"
 
@@ -13,17 +14,15 @@ void yolo_activate_reference(const HeadDesc& d, const float* src, float* dst, fl
   const size_t block = size_t(d.entries) * plane;
   const size_t total = size_t(d.batch) * size_t(d.anchors) * block;
   if (dst != src) std::memcpy(dst, src, total * sizeof(float));
-  // Darknet passes -0.5*(scale-1) computed in double as a float argument.
-  const float shift = float(-0.5 * (double(scale_x_y) - 1.0));
+  const float shift = kernels::yolo_xy_shift(scale_x_y);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < d.batch; ++b)
     for (int a = 0; a < d.anchors; ++a) {
       float* p = dst + (size_t(b) * size_t(d.anchors) + size_t(a)) * block;
-      if (!new_coords) {
-        for (size_t i = 0; i < 2 * plane; ++i) p[i] = kernels::logistic(p[i]);
-        for (size_t i = 4 * plane; i < block; ++i) p[i] = kernels::logistic(p[i]);
-      }
-      for (size_t i = 0; i < 2 * plane; ++i) p[i] = p[i] * scale_x_y + shift;
+      for (int e = 0; e < d.entries; ++e)
+        for (size_t i = 0; i < plane; ++i)
+          p[size_t(e) * plane + i] =
+              kernels::yolo_activate_value(e, p[size_t(e) * plane + i], scale_x_y, shift, new_coords);
     }
 }
 

@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "kernels/optimizer.h"
 #include "mishnet/error.h"
 #include "mishnet/network.h"
 #include "mishnet/optimizer.h"
@@ -40,26 +41,17 @@ void Optimizer::step(Network& net, float lr, int batch_images) {
       const float* g = p.grad;
       const long n = long(p.count);
       if (!adam_) {
-        // Darknet: updates += -decay*batch*w; w += lr/batch*updates; updates *= momentum,
-        // with updates holding the negative gradient sum. Same arithmetic, gradient sign.
-        const float wd = decays ? decay_ * float(batch_images) : 0.0f;
-        const float step = layer_lr * inv_batch;
+        // Darknet's arithmetic (kernels/optimizer.h, shared with the CUDA kernels).
+        const kernels::SgdStep step{layer_lr * inv_batch, decays ? decay_ * float(batch_images) : 0.0f,
+                                    momentum_};
 #pragma omp parallel for simd schedule(static)
-        for (long i = 0; i < n; ++i) {
-          float vi = v[i] + g[i] + wd * w[i];
-          w[i] -= step * vi;
-          v[i] = momentum_ * vi;
-        }
+        for (long i = 0; i < n; ++i) kernels::sgd_update(step, w[i], v[i], g[i]);
       } else {
         float* s = second.data() + (p.data - base);
-        const float wd = decays ? decay_ : 0.0f;
+        const kernels::AdamStep step{layer_lr, inv_batch, decays ? decay_ : 0.0f, b1_, b2_, c1, c2,
+                                     eps_};
 #pragma omp parallel for simd schedule(static)
-        for (long i = 0; i < n; ++i) {
-          float gi = g[i] * inv_batch + wd * w[i];
-          v[i] = b1_ * v[i] + (1.0f - b1_) * gi;
-          s[i] = b2_ * s[i] + (1.0f - b2_) * gi * gi;
-          w[i] -= layer_lr * (v[i] / c1) / (std::sqrt(s[i] / c2) + eps_);
-        }
+        for (long i = 0; i < n; ++i) kernels::adam_update(step, w[i], v[i], s[i], g[i]);
       }
     }
   }
