@@ -1,0 +1,222 @@
+#include "backend/cuda/cudnn_convolution.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include "backend/cuda/conv_geometry.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/device_memory.h"
+
+namespace mishnet::cuda {
+
+namespace {
+
+// One cuDNN handle and one workspace per thread (a thread drives one GPU).
+struct ThreadCudnn {
+  cudnnHandle_t handle = nullptr;
+  DeviceBuffer workspace;
+  ThreadCudnn() { MISHNET_CUDNN_CHECK(cudnnCreate(&handle)); }
+  ~ThreadCudnn() {
+    if (handle) (void)cudnnDestroy(handle);
+  }
+};
+
+ThreadCudnn& thread_cudnn() {
+  thread_local ThreadCudnn t;
+  return t;
+}
+
+struct Algorithms {
+  cudnnConvolutionFwdAlgo_t forward{};
+  cudnnConvolutionBwdDataAlgo_t backward_data{};
+  cudnnConvolutionBwdFilterAlgo_t backward_filter{};
+  size_t workspace = 0;
+};
+
+// Shapes already searched, per device and limit: YOLOv4 repeats a handful of shapes.
+using CacheKey = std::tuple<int, size_t, std::array<int, 19>>;
+std::mutex cache_mutex;
+std::map<CacheKey, Algorithms>& algorithm_cache() {
+  static std::map<CacheKey, Algorithms> cache;
+  return cache;
+}
+
+// cuDNN's ranking with each usable algorithm's exact workspace (the heuristics' estimate may
+// differ from what the algorithm then asks for).
+template <typename Perf, typename ExactBytes>
+std::vector<AlgorithmCandidate> candidates(const Perf* perf, int count, ExactBytes exact_bytes) {
+  std::vector<AlgorithmCandidate> out;
+  for (int i = 0; i < count; ++i) {
+    AlgorithmCandidate c{int(perf[i].algo), perf[i].status == CUDNN_STATUS_SUCCESS, 0};
+    if (c.usable) c.usable = exact_bytes(perf[i].algo, c.workspace);
+    out.push_back(c);
+  }
+  return out;
+}
+
+int pick(const std::vector<AlgorithmCandidate>& ranked, size_t limit, const char* direction) {
+  const int i = choose_algorithm(ranked, limit);
+  if (i < 0)
+    fail("cuDNN: no ", direction, " convolution algorithm fits workspace_size_limit_MB (",
+         double(limit) / (1024.0 * 1024.0), " MB); raise the limit");
+  return ranked[size_t(i)].algorithm;
+}
+
+}  // namespace
+
+struct CudnnConvolution::Impl {
+  ConvGeometry g;
+  size_t limit = 0;
+  cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
+  cudnnFilterDescriptor_t w_desc = nullptr;
+  cudnnConvolutionDescriptor_t conv_desc = nullptr;
+  Algorithms algos;
+
+  ~Impl() {
+    if (x_desc) (void)cudnnDestroyTensorDescriptor(x_desc);
+    if (y_desc) (void)cudnnDestroyTensorDescriptor(y_desc);
+    if (w_desc) (void)cudnnDestroyFilterDescriptor(w_desc);
+    if (conv_desc) (void)cudnnDestroyConvolutionDescriptor(conv_desc);
+  }
+
+  void describe() {
+    MISHNET_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_desc));
+    MISHNET_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_desc));
+    MISHNET_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w_desc));
+    MISHNET_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv_desc));
+    const std::array<int, 4> xs = packed_nchw_strides(g.x), ys = packed_nchw_strides(g.y);
+    MISHNET_CUDNN_CHECK(cudnnSetTensorNdDescriptor(x_desc, CUDNN_DATA_FLOAT, 4, g.x.data(), xs.data()));
+    MISHNET_CUDNN_CHECK(cudnnSetTensorNdDescriptor(y_desc, CUDNN_DATA_FLOAT, 4, g.y.data(), ys.data()));
+    MISHNET_CUDNN_CHECK(cudnnSetFilterNdDescriptor(w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, 4, g.w.data()));
+    MISHNET_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(conv_desc, 2, g.pad.data(), g.stride.data(),
+                                                        g.dilation.data(), CUDNN_CROSS_CORRELATION,
+                                                        CUDNN_DATA_FLOAT));
+    MISHNET_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv_desc, g.groups));
+    // Full float32 (no TF32 tensor cores): results comparable with the CPU. Mixed precision is a
+    // separate, opt-in mode (docs/gpu.md).
+    MISHNET_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc, CUDNN_FMA_MATH));
+    // cuDNN's own output size must agree with mishnet's.
+    std::array<int, 4> out{};
+    MISHNET_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(conv_desc, x_desc, w_desc, 4, out.data()));
+    if (out != g.y)
+      fail("cuDNN convolution: cuDNN computes output ", out[3], "x", out[2], "x", out[1],
+           ", mishnet ", g.y[3], "x", g.y[2], "x", g.y[1]);
+  }
+
+  void choose(cudnnHandle_t h) {
+    int device = 0;
+    MISHNET_CUDA_CHECK(cudaGetDevice(&device));
+    const CacheKey key{device, limit, g.key()};
+    {
+      std::lock_guard<std::mutex> lock(cache_mutex);
+      auto it = algorithm_cache().find(key);
+      if (it != algorithm_cache().end()) {
+        algos = it->second;
+        return;
+      }
+    }
+    // cuDNN's heuristics rank the algorithms (no trial runs, no allocation); the first one
+    // whose workspace fits the limit wins. An algorithm whose size query fails is skipped.
+    int count = 0;
+    cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    MISHNET_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+        h, x_desc, w_desc, conv_desc, y_desc, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, fwd));
+    const auto fwd_bytes = [&](cudnnConvolutionFwdAlgo_t a, size_t& bytes) {
+      return cudnnGetConvolutionForwardWorkspaceSize(h, x_desc, w_desc, conv_desc, y_desc, a,
+                                                     &bytes) == CUDNN_STATUS_SUCCESS;
+    };
+    algos.forward =
+        cudnnConvolutionFwdAlgo_t(pick(candidates(fwd, count, fwd_bytes), limit, "forward"));
+    cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    MISHNET_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+        h, w_desc, y_desc, conv_desc, x_desc, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
+        bwd_data));
+    const auto data_bytes = [&](cudnnConvolutionBwdDataAlgo_t a, size_t& bytes) {
+      return cudnnGetConvolutionBackwardDataWorkspaceSize(h, w_desc, y_desc, conv_desc, x_desc, a,
+                                                          &bytes) == CUDNN_STATUS_SUCCESS;
+    };
+    algos.backward_data = cudnnConvolutionBwdDataAlgo_t(
+        pick(candidates(bwd_data, count, data_bytes), limit, "backward-data"));
+    cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    MISHNET_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+        h, x_desc, y_desc, conv_desc, w_desc, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count,
+        bwd_filter));
+    const auto filter_bytes = [&](cudnnConvolutionBwdFilterAlgo_t a, size_t& bytes) {
+      return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x_desc, y_desc, conv_desc, w_desc,
+                                                            a, &bytes) == CUDNN_STATUS_SUCCESS;
+    };
+    algos.backward_filter = cudnnConvolutionBwdFilterAlgo_t(
+        pick(candidates(bwd_filter, count, filter_bytes), limit, "backward-filter"));
+    size_t f = 0, bd = 0, bf = 0;
+    fwd_bytes(algos.forward, f);
+    data_bytes(algos.backward_data, bd);
+    filter_bytes(algos.backward_filter, bf);
+    algos.workspace = std::max({f, bd, bf});
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    algorithm_cache().emplace(key, algos);
+  }
+
+  // The thread's handle on `stream`, with a workspace of at least the chosen algorithms' size.
+  ThreadCudnn& prepare(StreamHandle stream) {
+    ThreadCudnn& t = thread_cudnn();
+    MISHNET_CUDNN_CHECK(cudnnSetStream(t.handle, stream));
+    t.workspace.reserve(algos.workspace);
+    return t;
+  }
+};
+
+CudnnConvolution::CudnnConvolution(const ops::Conv2dDesc& d, size_t workspace_limit_bytes)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->g = conv_geometry(d);
+  impl_->limit = workspace_limit_bytes;
+  impl_->describe();
+  impl_->choose(thread_cudnn().handle);
+}
+
+CudnnConvolution::~CudnnConvolution() = default;
+
+void CudnnConvolution::forward(const float* x, const float* w, const float* bias, float* y,
+                               StreamHandle stream) {
+  Impl& m = *impl_;
+  ThreadCudnn& t = m.prepare(stream);
+  const float one = 1.0f, zero = 0.0f;
+  MISHNET_CUDNN_CHECK(cudnnConvolutionForward(t.handle, &one, m.x_desc, x, m.w_desc, w,
+                                              m.conv_desc, m.algos.forward, t.workspace.data(),
+                                              t.workspace.bytes(), &zero, m.y_desc, y));
+  if (bias) add_bias(Shape{m.g.y[0], m.g.y[1], m.g.y[2], m.g.y[3]}, y, bias, stream);
+}
+
+void CudnnConvolution::backward_data(const float* dy, const float* w, float* dx,
+                                     StreamHandle stream) {
+  Impl& m = *impl_;
+  ThreadCudnn& t = m.prepare(stream);
+  const float one = 1.0f;
+  MISHNET_CUDNN_CHECK(cudnnConvolutionBackwardData(t.handle, &one, m.w_desc, w, m.y_desc, dy,
+                                                   m.conv_desc, m.algos.backward_data,
+                                                   t.workspace.data(), t.workspace.bytes(), &one,
+                                                   m.x_desc, dx));
+}
+
+void CudnnConvolution::backward_filter(const float* x, const float* dy, float* dw,
+                                       StreamHandle stream) {
+  Impl& m = *impl_;
+  ThreadCudnn& t = m.prepare(stream);
+  const float one = 1.0f;
+  MISHNET_CUDNN_CHECK(cudnnConvolutionBackwardFilter(t.handle, &one, m.x_desc, x, m.y_desc, dy,
+                                                     m.conv_desc, m.algos.backward_filter,
+                                                     t.workspace.data(), t.workspace.bytes(),
+                                                     &one, m.w_desc, dw));
+}
+
+int CudnnConvolution::forward_algorithm() const { return int(impl_->algos.forward); }
+int CudnnConvolution::backward_data_algorithm() const { return int(impl_->algos.backward_data); }
+int CudnnConvolution::backward_filter_algorithm() const {
+  return int(impl_->algos.backward_filter);
+}
+size_t CudnnConvolution::workspace_bytes() const { return impl_->algos.workspace; }
+
+}  // namespace mishnet::cuda

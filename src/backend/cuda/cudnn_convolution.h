@@ -1,0 +1,41 @@
+// 2-D convolution on the GPU with cuDNN: forward, backward-data and backward-filter, with
+// algorithms chosen once per shape under a workspace limit (cached process-wide) and one
+// workspace per thread shared by all convolutions. No CUDA types here.
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "backend/cuda/stream_handle.h"
+#include "ops/conv2d.h"
+
+namespace mishnet::cuda {
+
+class CudnnConvolution {
+ public:
+  // Throws when cuDNN cannot express `d` (conv_geometry) or no algorithm fits the limit.
+  CudnnConvolution(const ops::Conv2dDesc& d, size_t workspace_limit_bytes);
+  ~CudnnConvolution();
+  CudnnConvolution(const CudnnConvolution&) = delete;
+  CudnnConvolution& operator=(const CudnnConvolution&) = delete;
+
+  // y = conv(x, w) + bias (bias per output channel, may be null). Device pointers; weights in
+  // Darknet's layout [out_c][in_c/groups][kh][kw].
+  void forward(const float* x, const float* w, const float* bias, float* y,
+               StreamHandle stream = nullptr);
+  // dx += dL/dx (ADD, as ops::Conv2dBackwardOp).
+  void backward_data(const float* dy, const float* w, float* dx, StreamHandle stream = nullptr);
+  // dw += dL/dw.
+  void backward_filter(const float* x, const float* dy, float* dw, StreamHandle stream = nullptr);
+
+  // The chosen cuDNN algorithm numbers (cudnnConvolution*Algo_t) and workspace bytes.
+  int forward_algorithm() const;
+  int backward_data_algorithm() const;
+  int backward_filter_algorithm() const;
+  size_t workspace_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mishnet::cuda

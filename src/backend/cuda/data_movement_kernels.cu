@@ -1,0 +1,187 @@
+// [route], [upsample] and [shortcut] on the GPU: the index arithmetic of the reference ops
+// (ops/channel_copy.cpp, ops/upsample.cpp, ops/shortcut.cpp), with one thread per output element
+// so that every gradient is gathered (no atomics; results do not depend on scheduling).
+#include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/kernel_util.cuh"
+#include "mishnet/error.h"
+
+namespace mishnet::cuda {
+
+namespace {
+
+__global__ void add_channels_kernel(const float* ddst, int dst_channels, int dst_first,
+                                    float* dsrc, int src_channels, int src_first, int spatial,
+                                    int count, size_t total) {
+  MISHNET_GRID_STRIDE_LOOP(i, total) {
+    dsrc[channel_block_offset(i, spatial, count, src_channels, src_first)] +=
+        ddst[channel_block_offset(i, spatial, count, dst_channels, dst_first)];
+  }
+}
+
+__global__ void upsample_forward_kernel(int h, int w, int stride, float scale, const float* src,
+                                        float* dst, size_t total) {
+  MISHNET_GRID_STRIDE_LOOP(i, total) dst[i] = scale * src[upsample_source_index(i, h, w, stride)];
+}
+
+// One thread per small cell: the sum of its stride x stride block of the big grid.
+__global__ void block_sum_kernel(int h, int w, int stride, float scale, const float* big,
+                                 float* small, bool accumulate, size_t total) {
+  MISHNET_GRID_STRIDE_LOOP(i, total) {
+    const size_t plane = i / (size_t(h) * w), cell = i % (size_t(h) * w);
+    const int y = int(cell / w), x = int(cell % w);
+    const size_t big_w = size_t(w) * stride;
+    const float* p = big + plane * size_t(h) * stride * big_w;
+    float sum = 0.0f;
+    for (int dy = 0; dy < stride; ++dy)
+      for (int dx = 0; dx < stride; ++dx)
+        sum += scale * p[(size_t(y) * stride + dy) * big_w + size_t(x) * stride + dx];
+    small[i] = accumulate ? small[i] + sum : sum;
+  }
+}
+
+__global__ void add_upsampled_kernel(int h, int w, int stride, float scale, const float* small,
+                                     float* big, size_t total) {
+  MISHNET_GRID_STRIDE_LOOP(i, total) big[i] += scale * small[upsample_source_index(i, h, w, stride)];
+}
+
+struct ShortcutInputs {
+  const float* from[kMaxShortcutInputs];
+  long sizes[kMaxShortcutInputs];
+  int count;
+};
+
+struct ShortcutOutputs {
+  float* d_from[kMaxShortcutInputs];
+  long sizes[kMaxShortcutInputs];
+  int count;
+};
+
+// Effective weight of input k (0 = in) for channel c; 1 when unweighted.
+__device__ inline float shortcut_weight(const float* ew, int groups, int k, int c) {
+  return ew ? ew[k * groups + (groups == 1 ? 0 : c)] : 1.0f;
+}
+
+__global__ void shortcut_forward_kernel(int channels, int spatial, const float* in,
+                                        ShortcutInputs from, const float* ew, int groups,
+                                        float* out, size_t total) {
+  const long per_image = long(channels) * spatial;
+  MISHNET_GRID_STRIDE_LOOP(o, total) {
+    const long b = long(o) / per_image, i = long(o) % per_image;
+    const int c = int(i / spatial);
+    float v = in[o];
+    if (ew) v *= shortcut_weight(ew, groups, 0, c);
+    for (int j = 0; j < from.count; ++j) {
+      if (i >= from.sizes[j]) continue;
+      const float a = from.from[j][b * from.sizes[j] + i];
+      v += ew ? a * shortcut_weight(ew, groups, j + 1, c) : a;
+    }
+    out[o] = v;
+  }
+}
+
+__global__ void shortcut_backward_kernel(int channels, int spatial, const float* delta,
+                                         const float* ew, int groups, float* d_in,
+                                         ShortcutOutputs to, size_t total) {
+  const long per_image = long(channels) * spatial;
+  MISHNET_GRID_STRIDE_LOOP(o, total) {
+    const long b = long(o) / per_image, i = long(o) % per_image;
+    const int c = int(i / spatial);
+    const float dv = delta[o];
+    if (d_in) d_in[o] += ew ? dv * shortcut_weight(ew, groups, 0, c) : dv;
+    // Each from_j element feeds exactly one output element per image: no collisions.
+    for (int j = 0; j < to.count; ++j) {
+      if (i >= to.sizes[j] || !to.d_from[j]) continue;
+      to.d_from[j][b * to.sizes[j] + i] += ew ? dv * shortcut_weight(ew, groups, j + 1, c) : dv;
+    }
+  }
+}
+
+int shortcut_groups(const ops::ShortcutDesc& d) {
+  return d.weights == ops::ShortcutWeights::per_channel ? d.channels : 1;
+}
+
+void check_shortcut_inputs(const ops::ShortcutDesc& d) {
+  if (int(d.from_sizes.size()) > kMaxShortcutInputs)
+    fail("cuda shortcut: ", d.from_sizes.size(), " inputs, at most ", kMaxShortcutInputs);
+}
+
+}  // namespace
+
+void copy_channels(int batch, int spatial, const float* src, int src_channels, int src_first,
+                   float* dst, int dst_channels, int dst_first, int count, StreamHandle stream) {
+  if (batch <= 0 || count <= 0 || spatial <= 0) return;
+  // One strided 2-D copy: `batch` rows of count*spatial floats.
+  const size_t row = size_t(count) * spatial * sizeof(float);
+  MISHNET_CUDA_CHECK(cudaMemcpy2DAsync(
+      dst + size_t(dst_first) * spatial, size_t(dst_channels) * spatial * sizeof(float),
+      src + size_t(src_first) * spatial, size_t(src_channels) * spatial * sizeof(float), row,
+      size_t(batch), cudaMemcpyDeviceToDevice, stream));
+}
+
+void add_channels(int batch, int spatial, const float* ddst, int dst_channels, int dst_first,
+                  float* dsrc, int src_channels, int src_first, int count, StreamHandle stream) {
+  const size_t total = size_t(batch) * size_t(count) * size_t(spatial);
+  launch_elements("launch of add_channels_kernel", total, stream, add_channels_kernel, ddst,
+                  dst_channels, dst_first, dsrc, src_channels, src_first, spatial, count, total);
+}
+
+void upsample_nearest_forward(int planes, int h, int w, int stride, float scale, const float* src,
+                              float* dst, StreamHandle stream) {
+  const size_t total = size_t(planes) * h * stride * w * stride;
+  launch_elements("launch of upsample_forward_kernel", total, stream, upsample_forward_kernel, h,
+                  w, stride, scale, src, dst, total);
+}
+
+void upsample_nearest_backward(int planes, int h, int w, int stride, float scale,
+                               const float* ddst, float* dsrc, StreamHandle stream) {
+  const size_t total = size_t(planes) * h * w;
+  launch_elements("launch of block_sum_kernel", total, stream, block_sum_kernel, h, w, stride,
+                  scale, ddst, dsrc, true, total);
+}
+
+void downsample_sum_forward(int planes, int out_h, int out_w, int stride, float scale,
+                            const float* src, float* dst, StreamHandle stream) {
+  const size_t total = size_t(planes) * out_h * out_w;
+  launch_elements("launch of block_sum_kernel", total, stream, block_sum_kernel, out_h, out_w,
+                  stride, scale, src, dst, false, total);
+}
+
+void downsample_sum_backward(int planes, int out_h, int out_w, int stride, float scale,
+                             const float* ddst, float* dsrc, StreamHandle stream) {
+  const size_t total = size_t(planes) * out_h * stride * out_w * stride;
+  launch_elements("launch of add_upsampled_kernel", total, stream, add_upsampled_kernel, out_h,
+                  out_w, stride, scale, ddst, dsrc, total);
+}
+
+void shortcut_forward(const ops::ShortcutDesc& d, const float* in, const float* const* from,
+                      const float* effective_weights, float* out, StreamHandle stream) {
+  check_shortcut_inputs(d);
+  ShortcutInputs inputs{};
+  inputs.count = int(d.from_sizes.size());
+  for (int j = 0; j < inputs.count; ++j) {
+    inputs.from[j] = from[j];
+    inputs.sizes[j] = d.from_sizes[size_t(j)];
+  }
+  const size_t total = size_t(d.batch) * d.channels * d.spatial;
+  launch_elements("launch of shortcut_forward_kernel", total, stream, shortcut_forward_kernel,
+                  d.channels, d.spatial, in, inputs, effective_weights, shortcut_groups(d), out,
+                  total);
+}
+
+void shortcut_backward_inputs(const ops::ShortcutDesc& d, const float* delta,
+                              const float* effective_weights, float* d_in, float* const* d_from,
+                              StreamHandle stream) {
+  check_shortcut_inputs(d);
+  ShortcutOutputs outputs{};
+  outputs.count = int(d.from_sizes.size());
+  for (int j = 0; j < outputs.count; ++j) {
+    outputs.d_from[j] = d_from ? d_from[j] : nullptr;
+    outputs.sizes[j] = d.from_sizes[size_t(j)];
+  }
+  const size_t total = size_t(d.batch) * d.channels * d.spatial;
+  launch_elements("launch of shortcut_backward_kernel", total, stream, shortcut_backward_kernel,
+                  d.channels, d.spatial, delta, effective_weights, shortcut_groups(d), d_in,
+                  outputs, total);
+}
+
+}  // namespace mishnet::cuda

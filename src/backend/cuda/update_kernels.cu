@@ -1,0 +1,50 @@
+// Optimizer updates and the [yolo] head activation on the GPU: per-element functions of
+// kernels/optimizer.h and kernels/detection_heads.h, the ones the CPU code calls.
+#include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/kernel_util.cuh"
+#include "kernels/detection_heads.h"
+#include "kernels/optimizer.h"
+
+namespace mishnet::cuda {
+
+namespace {
+
+__global__ void sgd_kernel(kernels::SgdStep p, float* w, float* v, const float* g, size_t n) {
+  MISHNET_GRID_STRIDE_LOOP(i, n) kernels::sgd_update(p, w[i], v[i], g[i]);
+}
+
+__global__ void adam_kernel(kernels::AdamStep p, float* w, float* m, float* s, const float* g,
+                            size_t n) {
+  MISHNET_GRID_STRIDE_LOOP(i, n) kernels::adam_update(p, w[i], m[i], s[i], g[i]);
+}
+
+__global__ void yolo_activate_kernel(int entries, int spatial, const float* src, float* dst,
+                                     float scale_x_y, float shift, bool new_coords, size_t total) {
+  MISHNET_GRID_STRIDE_LOOP(i, total) {
+    const int entry = int((i / size_t(spatial)) % size_t(entries));
+    dst[i] = kernels::yolo_activate_value(entry, src[i], scale_x_y, shift, new_coords);
+  }
+}
+
+}  // namespace
+
+void sgd_update(const kernels::SgdStep& p, float* w, float* velocity, const float* grad, size_t n,
+                StreamHandle stream) {
+  launch_elements("launch of sgd_kernel", n, stream, sgd_kernel, p, w, velocity, grad, n);
+}
+
+void adam_update(const kernels::AdamStep& p, float* w, float* m, float* v, const float* grad,
+                 size_t n, StreamHandle stream) {
+  launch_elements("launch of adam_kernel", n, stream, adam_kernel, p, w, m, v, grad, n);
+}
+
+void yolo_activate(const ops::HeadDesc& d, const float* src, float* dst, float scale_x_y,
+                   bool new_coords, StreamHandle stream) {
+  // NCHW with channels = anchors * entries: entry = channel % entries.
+  const size_t total = size_t(d.batch) * d.anchors * d.entries * d.spatial;
+  launch_elements("launch of yolo_activate_kernel", total, stream, yolo_activate_kernel,
+                  d.entries, d.spatial, src, dst, scale_x_y, kernels::yolo_xy_shift(scale_x_y),
+                  new_coords, total);
+}
+
+}  // namespace mishnet::cuda
