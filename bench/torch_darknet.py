@@ -4,7 +4,12 @@ Used two ways: by the gradient test (tests/pytorch/), where PyTorch is the indep
 for first-step parameter gradients, and by the benchmarks (bench/), where PyTorch is the CPU peer.
 Supported: convolutional (groups, dilation, stride, padding, batch_normalize), route (layers,
 groups, group_id), shortcut (from, activation; weights_type none), maxpool, avgpool, upsample,
-connected, softmax, dropout, cost (identity), yolo (identity: raw outputs).
+connected, softmax, dropout, cost (identity), yolo (Darknet's inference activation: logistic on
+x, y, objectness and classes, then scale_x_y on x and y; w and h raw).
+
+forward() returns (last output, every layer's output) for the tests and the training benchmark;
+network_outputs() returns only the network's outputs (every [yolo] layer, or the last layer) and
+drops each intermediate tensor after its last use, for inference benchmarks and TorchScript tracing.
 """
 import math
 import struct
@@ -115,13 +120,30 @@ class DarknetModel(nn.Module):
                 if int(o.get('batch_normalize', 0)):
                     raise ValueError('connected with batch_normalize is not supported here')
                 c, h, w = out, 1, 1
-            elif t in ('softmax', 'dropout', 'cost', 'yolo'):
+            elif t == 'yolo':
+                mask = [v for v in o.get('mask', '').split(',') if v]
+                anchors = len(mask) if mask else int(o.get('num', 1))
+                entries = int(o.get('classes', 20)) + 5
+                if c != anchors * entries:
+                    raise ValueError('layer %d [yolo]: %d channels in, (classes+5)*anchors = %d' % (i, c, anchors * entries))
+                s['yolo'] = (anchors, entries, float(o.get('scale_x_y', 1)), int(o.get('new_coords', 0)))
+            elif t in ('softmax', 'dropout', 'cost'):
                 pass
             else:
                 raise ValueError('layer type %s is not supported by torch_darknet' % t)
             self.mods.append(mod)
             shapes.append((c, h, w))
         self.shapes = shapes
+        # Inputs of each layer other than the previous one, and the network's outputs.
+        self.yolo_layers = [i for i, s in enumerate(self.defs) if s['type'] == 'yolo']
+        self.output_layers = self.yolo_layers or [len(self.defs) - 1]
+        last_use = {}
+        for i, s in enumerate(self.defs):
+            for l in s.get('layers', []) + s.get('from', []):
+                last_use[l] = i
+        for l in self.output_layers:
+            last_use[l] = len(self.defs)
+        self.last_use = last_use
 
     def load_darknet_weights(self, path):
         data = open(path, 'rb').read()
@@ -139,44 +161,76 @@ class DarknetModel(nn.Module):
 
     def forward(self, x):
         outputs = []
-        for i, (s, mod) in enumerate(zip(self.defs, self.mods)):
-            t, o = s['type'], s['opts']
-            if t == 'convolutional':
-                x = mod.conv(x)
-                if hasattr(mod, 'bn'):
-                    x = mod.bn(x)
-                x = activation(o.get('activation', 'logistic'))(x)
-            elif t == 'route':
-                groups = int(o.get('groups', 1)); gid = int(o.get('group_id', 0))
-                parts = []
-                for l in s['layers']:
-                    t_in = outputs[l]
-                    step = t_in.shape[1] // groups
-                    parts.append(t_in[:, gid * step:(gid + 1) * step])
-                x = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
-            elif t == 'shortcut':
-                for l in s['from']:
-                    x = x + outputs[l]
-                x = activation(o.get('activation', 'linear'))(x)
-            elif t == 'maxpool':
-                size, stride, padding = s['pool']
-                before = padding // 2
-                after = padding - before
-                if padding:
-                    x = F.pad(x, (before, after, before, after), value=-math.inf)
-                x = F.max_pool2d(x, size, stride)
-            elif t == 'avgpool':
-                x = x.mean(dim=(2, 3), keepdim=True)
-            elif t == 'upsample':
-                x = F.interpolate(x, scale_factor=int(o.get('stride', 2)), mode='nearest')
-            elif t == 'connected':
-                x = mod.fc(x.flatten(1))
-                x = activation(o.get('activation', 'logistic'))(x)
-                x = x.view(x.shape[0], -1, 1, 1)
-            elif t == 'softmax':
-                x = F.softmax(x.flatten(1), dim=1).view_as(x)
+        for i in range(len(self.defs)):
+            x = self.layer(i, x, outputs)
             outputs.append(x)
         return x, outputs
+
+    def network_outputs(self, x):
+        """The outputs of the [yolo] layers (or of the last layer), as a tuple."""
+        outputs = []
+        for i in range(len(self.defs)):
+            x = self.layer(i, x, outputs)
+            outputs.append(x if i in self.last_use else None)
+            for l in [l for l, last in self.last_use.items() if last == i]:
+                outputs[l] = None  # last use: free it
+        return tuple(outputs[l] for l in self.output_layers)
+
+    def layer(self, i, x, outputs):
+        """Layer i on x (the previous layer's output); outputs[j] is layer j's output."""
+        s, mod = self.defs[i], self.mods[i]
+        t, o = s['type'], s['opts']
+        if t == 'convolutional':
+            x = mod.conv(x)
+            if hasattr(mod, 'bn'):
+                x = mod.bn(x)
+            x = activation(o.get('activation', 'logistic'))(x)
+        elif t == 'route':
+            groups = int(o.get('groups', 1)); gid = int(o.get('group_id', 0))
+            parts = []
+            for l in s['layers']:
+                t_in = outputs[l]
+                step = t_in.shape[1] // groups
+                parts.append(t_in[:, gid * step:(gid + 1) * step])
+            x = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
+        elif t == 'shortcut':
+            for l in s['from']:
+                x = x + outputs[l]
+            x = activation(o.get('activation', 'linear'))(x)
+        elif t == 'maxpool':
+            size, stride, padding = s['pool']
+            before = padding // 2
+            after = padding - before
+            if padding:
+                x = F.pad(x, (before, after, before, after), value=-math.inf)
+            x = F.max_pool2d(x, size, stride)
+        elif t == 'avgpool':
+            x = x.mean(dim=(2, 3), keepdim=True)
+        elif t == 'upsample':
+            x = F.interpolate(x, scale_factor=int(o.get('stride', 2)), mode='nearest')
+        elif t == 'connected':
+            x = mod.fc(x.flatten(1))
+            x = activation(o.get('activation', 'logistic'))(x)
+            x = x.view(x.shape[0], -1, 1, 1)
+        elif t == 'softmax':
+            x = F.softmax(x.flatten(1), dim=1).view_as(x)
+        elif t == 'yolo':
+            x = yolo_activate(x, *s['yolo'])
+        return x
+
+
+def yolo_activate(x, anchors, entries, scale_x_y, new_coords):
+    """Darknet's forward_yolo_layer output (src/layers/yolo.cpp): per anchor, entries x, y, w, h,
+    objectness, classes; logistic on all but w and h (new_coords: already activated), then x and y
+    scaled by scale_x_y about the cell centre."""
+    b, _, h, w = x.shape
+    p = x.reshape(b, anchors, entries, h, w)
+    xy, wh, rest = p[:, :, 0:2], p[:, :, 2:4], p[:, :, 4:]
+    if not new_coords:
+        xy, rest = torch.sigmoid(xy), torch.sigmoid(rest)
+    if scale_x_y != 1:
+        xy = xy * scale_x_y - 0.5 * (scale_x_y - 1)
+    return torch.cat((xy, wh, rest), 2).reshape(b, anchors * entries, h, w)
 
 
 def gradients_in_weights_order(model):
