@@ -2,6 +2,7 @@
 // (ops/channel_copy.cpp, ops/upsample.cpp, ops/shortcut.cpp), with one thread per output element
 // so that every gradient is gathered (no atomics; results do not depend on scheduling).
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/gather_kernels.h"
 #include "backend/cuda/kernel_util.cuh"
 #include "mishnet/error.h"
 
@@ -27,14 +28,7 @@ __global__ void upsample_forward_kernel(int h, int w, int stride, float scale, c
 __global__ void block_sum_kernel(int h, int w, int stride, float scale, const float* big,
                                  float* small, bool accumulate, size_t total) {
   MISHNET_GRID_STRIDE_LOOP(i, total) {
-    const size_t plane = i / (size_t(h) * w), cell = i % (size_t(h) * w);
-    const int y = int(cell / w), x = int(cell % w);
-    const size_t big_w = size_t(w) * stride;
-    const float* p = big + plane * size_t(h) * stride * big_w;
-    float sum = 0.0f;
-    for (int dy = 0; dy < stride; ++dy)
-      for (int dx = 0; dx < stride; ++dx)
-        sum += scale * p[(size_t(y) * stride + dy) * big_w + size_t(x) * stride + dx];
+    const float sum = downsample_block_sum(h, w, stride, scale, big, i);
     small[i] = accumulate ? small[i] + sum : sum;
   }
 }

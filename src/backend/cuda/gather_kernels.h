@@ -1,0 +1,124 @@
+// The bodies of the gather-style CUDA kernels, one output (or one input cell) per call, as
+// MISHNET_HD functions without CUDA types: the .cu files call them once per thread, and
+// tests/cuda/test_cuda_gather.cpp calls them for every index on the CPU and compares with the
+// reference ops. So the index arithmetic of these kernels is tested without a GPU.
+#pragma once
+#include <float.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/cuda/launch_geometry.h"
+#include "kernels/host_device.h"
+#include "ops/pool2d.h"
+
+namespace mishnet::cuda {
+
+// Max over output o's window (o indexes batch x channels x out_h x out_w). argmax, when not
+// null, receives the winner's index within its image (c*h*w), -1 for an all-padding window;
+// row-major window order with a strict '>': ties go to the first, as ops::maxpool2d_forward.
+MISHNET_HD float maxpool_output(const ops::Pool2dDesc& d, const float* src, size_t o,
+                                int32_t* argmax) {
+  const int before = d.padding / 2;
+  const size_t in_plane = size_t(d.in_h) * size_t(d.in_w);
+  const size_t out_plane = size_t(d.out_h) * size_t(d.out_w);
+  const size_t plane = o / out_plane, cell = o % out_plane;
+  const int oy = int(cell / size_t(d.out_w)), ox = int(cell % size_t(d.out_w));
+  const int y0 = oy * d.stride_y - before, x0 = ox * d.stride_x - before;
+  const float* in = src + plane * in_plane;
+  float best = -FLT_MAX;
+  long best_at = -1;
+  for (int y = y0; y < y0 + d.size; ++y) {
+    if (y < 0 || y >= d.in_h) continue;
+    for (int x = x0; x < x0 + d.size; ++x) {
+      if (x < 0 || x >= d.in_w) continue;
+      const float v = in[size_t(y) * size_t(d.in_w) + size_t(x)];
+      if (v > best) {
+        best = v;
+        best_at = long(y) * d.in_w + x;
+      }
+    }
+  }
+  if (argmax) {
+    const long c = long(plane % size_t(d.channels));
+    *argmax = best_at < 0 ? -1 : int32_t(c * long(in_plane) + best_at);
+  }
+  return best;
+}
+
+// dL/d(input cell i) from the windows that cover it and chose it (argmax).
+MISHNET_HD float maxpool_input_gradient(const ops::Pool2dDesc& d, const float* ddst,
+                                        const int32_t* argmax, size_t i) {
+  const int before = d.padding / 2;
+  const size_t in_plane = size_t(d.in_h) * size_t(d.in_w);
+  const size_t out_plane = size_t(d.out_h) * size_t(d.out_w);
+  const size_t plane = i / in_plane, cell = i % in_plane;
+  const int y = int(cell / size_t(d.in_w)), x = int(cell % size_t(d.in_w));
+  const int32_t me = int32_t((plane % size_t(d.channels)) * in_plane + cell);
+  const IndexRange rows = pool_outputs_covering(y, before, d.size, d.stride_y, d.out_h);
+  const IndexRange cols = pool_outputs_covering(x, before, d.size, d.stride_x, d.out_w);
+  float g = 0.0f;
+  for (int oy = rows.first; oy <= rows.last; ++oy)
+    for (int ox = cols.first; ox <= cols.last; ++ox) {
+      const size_t o = plane * out_plane + size_t(oy) * size_t(d.out_w) + size_t(ox);
+      if (argmax[o] == me) g += ddst[o];
+    }
+  return g;
+}
+
+// Mean of the cells of output o's window that lie inside the input.
+MISHNET_HD float avgpool_output(const ops::Pool2dDesc& d, const float* src, size_t o) {
+  const int before = d.padding / 2;
+  const size_t in_plane = size_t(d.in_h) * size_t(d.in_w);
+  const size_t out_plane = size_t(d.out_h) * size_t(d.out_w);
+  const size_t plane = o / out_plane, cell = o % out_plane;
+  const int oy = int(cell / size_t(d.out_w)), ox = int(cell % size_t(d.out_w));
+  const IndexRange rows = clip_window(oy * d.stride_y - before, d.size, d.in_h);
+  const IndexRange cols = clip_window(ox * d.stride_x - before, d.size, d.in_w);
+  const float* in = src + plane * in_plane;
+  float sum = 0.0f;
+  int count = 0;
+  for (int y = rows.first; y <= rows.last; ++y)
+    for (int x = cols.first; x <= cols.last; ++x) {
+      sum += in[size_t(y) * size_t(d.in_w) + size_t(x)];
+      ++count;
+    }
+  return count ? sum / float(count) : 0.0f;
+}
+
+// dL/d(input cell i): each covering window's gradient over the window's inside cell count.
+MISHNET_HD float avgpool_input_gradient(const ops::Pool2dDesc& d, const float* ddst, size_t i) {
+  const int before = d.padding / 2;
+  const size_t in_plane = size_t(d.in_h) * size_t(d.in_w);
+  const size_t out_plane = size_t(d.out_h) * size_t(d.out_w);
+  const size_t plane = i / in_plane, cell = i % in_plane;
+  const int y = int(cell / size_t(d.in_w)), x = int(cell % size_t(d.in_w));
+  const IndexRange rows = pool_outputs_covering(y, before, d.size, d.stride_y, d.out_h);
+  const IndexRange cols = pool_outputs_covering(x, before, d.size, d.stride_x, d.out_w);
+  float g = 0.0f;
+  for (int oy = rows.first; oy <= rows.last; ++oy)
+    for (int ox = cols.first; ox <= cols.last; ++ox) {
+      const IndexRange wr = clip_window(oy * d.stride_y - before, d.size, d.in_h);
+      const IndexRange wc = clip_window(ox * d.stride_x - before, d.size, d.in_w);
+      const int count = (wr.last - wr.first + 1) * (wc.last - wc.first + 1);
+      g += ddst[plane * out_plane + size_t(oy) * size_t(d.out_w) + size_t(ox)] / float(count);
+    }
+  return g;
+}
+
+// scale * (sum of the stride x stride block of `big` that small cell i (of planes x h x w)
+// covers): upsample backward and downsample forward.
+MISHNET_HD float downsample_block_sum(int h, int w, int stride, float scale, const float* big, size_t i) {
+  const size_t small_plane = size_t(h) * size_t(w);
+  const size_t plane = i / small_plane, cell = i % small_plane;
+  const size_t y = cell / size_t(w), x = cell % size_t(w);
+  const size_t big_w = size_t(w) * size_t(stride);
+  const float* p = big + plane * small_plane * size_t(stride) * size_t(stride);
+  float sum = 0.0f;
+  for (int dy = 0; dy < stride; ++dy)
+    for (int dx = 0; dx < stride; ++dx)
+      sum += scale * p[(y * size_t(stride) + size_t(dy)) * big_w + x * size_t(stride) + size_t(dx)];
+  return sum;
+}
+
+}  // namespace mishnet::cuda

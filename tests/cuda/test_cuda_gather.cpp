@@ -1,0 +1,93 @@
+// The per-thread bodies of the gather kernels (backend/cuda/gather_kernels.h), run on the CPU
+// for every index and compared with the reference ops: the pooling and resampling kernels'
+// index arithmetic is checked here without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "backend/cuda/gather_kernels.h"
+#include "cuda_test_util.h"
+#include "ops/pool2d.h"
+#include "ops/upsample.h"
+
+namespace mishnet {
+namespace {
+
+using test::expect_close;
+using test::uniform_values;
+
+ops::Pool2dDesc pool_desc(int size, int stride, int padding, int in_h, int in_w) {
+  ops::Pool2dDesc d;
+  d.batch = 2;
+  d.channels = 3;
+  d.in_h = in_h;
+  d.in_w = in_w;
+  d.size = size;
+  d.stride_x = d.stride_y = stride;
+  d.padding = padding;
+  d.out_h = ops::pool2d_output_extent(in_h, size, stride, padding);
+  d.out_w = ops::pool2d_output_extent(in_w, size, stride, padding);
+  return d;
+}
+
+TEST(CudaGather, PoolingBodiesMatchTheReferenceOps) {
+  for (auto [size, stride, padding] : {std::tuple{2, 2, 0}, std::tuple{3, 1, 2}, std::tuple{5, 1, 4},
+                                       std::tuple{3, 2, 1}, std::tuple{2, 1, 1}, std::tuple{3, 3, 0}}) {
+    const ops::Pool2dDesc d = pool_desc(size, stride, padding, 9, 8);
+    SCOPED_TRACE("size " + std::to_string(size) + " stride " + std::to_string(stride) +
+                 " padding " + std::to_string(padding));
+    const size_t in_n = size_t(d.batch) * d.channels * d.in_h * d.in_w;
+    const size_t out_n = size_t(d.batch) * d.channels * d.out_h * d.out_w;
+    std::vector<float> src = uniform_values(in_n, 1);
+    src[9] = src[10];  // a tie inside one window
+    const std::vector<float> ddst = uniform_values(out_n, 2);
+
+    std::vector<float> want(out_n), got(out_n);
+    std::vector<int32_t> want_arg(out_n), got_arg(out_n);
+    ops::maxpool2d_forward(d, src.data(), want.data(), want_arg.data());
+    for (size_t o = 0; o < out_n; ++o) got[o] = cuda::maxpool_output(d, src.data(), o, &got_arg[o]);
+    expect_close(got, want, 0.0f, 0.0f, "maxpool forward");
+    EXPECT_EQ(got_arg, want_arg);
+
+    std::vector<float> want_d(in_n, 0.5f), got_d(in_n, 0.5f);
+    ops::maxpool_backward(d.batch, int(out_n / size_t(d.batch)), int(in_n / size_t(d.batch)),
+                          ddst.data(), want_arg.data(), want_d.data());
+    for (size_t i = 0; i < in_n; ++i)
+      got_d[i] += cuda::maxpool_input_gradient(d, ddst.data(), got_arg.data(), i);
+    expect_close(got_d, want_d, 1e-6f, 1e-7f, "maxpool backward");
+
+    ops::avgpool2d_forward(d, src.data(), want.data());
+    for (size_t o = 0; o < out_n; ++o) got[o] = cuda::avgpool_output(d, src.data(), o);
+    expect_close(got, want, 1e-6f, 1e-7f, "avgpool forward");
+
+    std::fill(want_d.begin(), want_d.end(), 0.5f);
+    std::fill(got_d.begin(), got_d.end(), 0.5f);
+    ops::avgpool2d_backward(d, ddst.data(), want_d.data());
+    for (size_t i = 0; i < in_n; ++i) got_d[i] += cuda::avgpool_input_gradient(d, ddst.data(), i);
+    expect_close(got_d, want_d, 1e-5f, 1e-7f, "avgpool backward");
+  }
+}
+
+TEST(CudaGather, ResampleBlockSumsMatchTheReferenceOps) {
+  const int planes = 4, h = 3, w = 5, stride = 3;
+  const float scale = 0.5f;
+  const size_t small_n = size_t(planes) * h * w, big_n = small_n * stride * stride;
+  const std::vector<float> big = uniform_values(big_n, 3);
+  std::vector<float> want(small_n), got(small_n);
+  ops::downsample_sum_forward(planes, h, w, stride, scale, big.data(), want.data());
+  for (size_t i = 0; i < small_n; ++i) got[i] = cuda::downsample_block_sum(h, w, stride, scale, big.data(), i);
+  expect_close(got, want, 1e-6f, 1e-7f, "downsample forward");
+
+  std::fill(want.begin(), want.end(), 1.0f);
+  std::fill(got.begin(), got.end(), 1.0f);
+  ops::upsample_nearest_backward(planes, h, w, stride, scale, big.data(), want.data());
+  for (size_t i = 0; i < small_n; ++i) got[i] += cuda::downsample_block_sum(h, w, stride, scale, big.data(), i);
+  expect_close(got, want, 1e-6f, 1e-7f, "upsample backward");
+}
+
+}  // namespace
+}  // namespace mishnet
