@@ -1,12 +1,11 @@
 // mishnet classifier train DATA CFG [WEIGHTS] [-clear] [-dont_show] [-topk] [-seed N]
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <random>
 
 #include "cli/command.h"
+#include "cli/training_setup.h"
 #include "mishnet/classification_data.h"
 #include "mishnet/classifier_eval.h"
 #include "mishnet/data_file.h"
@@ -14,12 +13,10 @@
 #include "mishnet/trainer.h"
 #include "mishnet/weights.h"
 #include "train/training_chart.h"
+#include "train/training_loop.h"
 
 namespace mishnet::cli {
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_interrupt(int) { g_interrupted = true; }
 
 struct TrainArgs {
   std::string data, cfg, weights;
@@ -33,37 +30,12 @@ struct TrainArgs {
   NetworkArgs net;
 };
 
-std::string format_duration(double seconds) {
-  char buf[32];
-  long s = long(seconds);
-  if (s >= 3600)
-    std::snprintf(buf, sizeof(buf), "%ldh%02ldm", s / 3600, (s / 60) % 60);
-  else
-    std::snprintf(buf, sizeof(buf), "%ldm%02lds", s / 60, s % 60);
-  return buf;
-}
-
 void run_train(TrainArgs& a) {
   DataFile data = DataFile::parse_file(a.data);
-  Cfg cfg = parse_cfg_file(a.cfg);
-  NetConfig nc = NetConfig::parse(cfg.sections[0]);
-  if (nc.batch % nc.subdivisions != 0)
-    fail(a.cfg, ": [net] batch (", nc.batch, ") is not divisible by subdivisions (",
-         nc.subdivisions, ")");
-  NetworkOptions o;
-  o.lenient = a.net.lenient;
-  o.batch = nc.batch / nc.subdivisions;
-  o.backend = a.net.force_reference ? BackendKind::reference : BackendKind::cpu;
-  Network net = Network::from_cfg(cfg, o);
-
-  if (!a.seed_given) a.seed = std::random_device{}();
-  if (!a.weights.empty()) {
-    int loaded = load_weights(net, a.weights);
-    std::printf("Loaded %d layers from %s\n", loaded, a.weights.c_str());
-  } else {
-    init_weights(net, a.seed);
-  }
-  net.set_training(true);
+  TrainingSetup setup = build_training_network(a.cfg, a.weights, a.net, a.seed, a.seed_given);
+  Network& net = setup.net;
+  a.seed = setup.seed;
+  const NetConfig& nc = net.config();
 
   ClassificationList train_list = read_classification_list(data, "train");
   int classes = int(train_list.labels.size());
@@ -76,13 +48,8 @@ void run_train(TrainArgs& a) {
   lo.threads = a.threads;
   ClassificationLoader loader(train_list, net.config(), lo);
 
-  std::string backup = data.get_string("backup", "backup");
-  std::filesystem::create_directories(backup);
-  TrainerOptions to;
-  to.backup_dir = backup;
-  to.name = std::filesystem::path(a.cfg).stem().string();
-  to.seed = a.seed;
-  to.max_batches = a.max_batches;
+  TrainerOptions to = trainer_options_for(data, a.cfg, a.seed, a.max_batches);
+  const std::string backup = to.backup_dir;
   Trainer trainer(net, loader, to);
   if (!a.weights.empty()) {
     trainer.resume(a.weights, a.clear);
@@ -95,7 +62,7 @@ void run_train(TrainArgs& a) {
   int k = data.get_int("top", 5);
   if (a.topk) {
     valid_list = std::make_unique<ClassificationList>(read_classification_list(data, "valid"));
-    NetworkOptions eo = o;
+    NetworkOptions eo = setup.options;
     eo.batch = 100;
     eval_net = std::make_unique<Network>(Network::from_cfg(parse_cfg_file(a.cfg), eo));
   }
@@ -112,39 +79,18 @@ void run_train(TrainArgs& a) {
               net.batch(), static_cast<unsigned long long>(trainer.seed()),
               static_cast<long long>(trainer.iteration()),
               static_cast<long long>(trainer.max_batches()));
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
-  while (!trainer.done()) {
-    IterationStats s = trainer.step();
-    std::printf("%lld: loss %.4f, avg %.4f, rate %.6f, %.0f img/s, %s elapsed, %s left\n",
-                static_cast<long long>(s.iteration), s.loss, s.average_loss, s.learning_rate,
-                s.images_per_second, format_duration(s.elapsed_seconds).c_str(),
-                format_duration(s.eta_seconds).c_str());
-    chart.add_loss(s.iteration, s.loss, s.average_loss, s.learning_rate, s.images_per_second);
-    for (const auto& p : trainer.save_due_checkpoints()) std::printf("Saved %s\n", p.c_str());
-    if (eval_net && (s.iteration % eval_every == 0 || trainer.done())) {
-      std::copy(net.param_data(), net.param_data() + net.num_params(), eval_net->param_data());
-      eval_net->parameters_changed();
+  TrainingLoopOptions loop;
+  if (eval_net) {
+    loop.eval_every = eval_every;
+    loop.evaluate = [&](int64_t iteration) {
+      copy_parameters(net, *eval_net);
       ClassifierScore sc = evaluate_classifier(*eval_net, *valid_list, k);
-      std::printf("%lld: top-1 %.2f%%, top-%d %.2f%% on %zu validation images\n",
-                  static_cast<long long>(s.iteration), sc.top1() * 100, k, sc.topk() * 100,
-                  sc.images);
-      chart.add_metric(s.iteration, sc.top1());
-    }
-    if (s.iteration % 10 == 0 || trainer.done()) chart.draw();
-    std::fflush(stdout);
-    if (g_interrupted) {
-      std::string path = trainer.checkpoint_path("last");
-      trainer.save(path);
-      std::printf("Interrupted: saved %s (resume with the same command and this file)\n",
-                  path.c_str());
-      return;
-    }
+      std::printf("%lld: top-1 %.2f%%, top-%d %.2f%% on %zu validation images\n", static_cast<long long>(iteration),
+                  sc.top1() * 100, k, sc.topk() * 100, sc.images);
+      return sc.top1();
+    };
   }
-  std::string final_path = trainer.checkpoint_path("final");
-  trainer.save(final_path);
-  trainer.save(trainer.checkpoint_path("last"));
-  std::printf("Saved %s\n", final_path.c_str());
+  if (!run_training_loop(trainer, chart, loop)) return;
   std::string summary = loader.skipped_summary();
   if (!summary.empty()) std::printf("%s\n", summary.c_str());
 }

@@ -1,0 +1,142 @@
+// mishnet detector train DATA CFG [WEIGHTS] [-map] [-map_every N] [-dont_show] [-clear] [-seed N]
+// [-max_batches N]: YOLO training from a Darknet .data file, with mAP@0.5 on the valid list and
+// _best.weights under -map (docs/commands.md, docs/data.md).
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "cli/command.h"
+#include "cli/training_setup.h"
+#include "layers/yolo.h"
+#include "mishnet/cfg.h"
+#include "mishnet/data_file.h"
+#include "mishnet/detection_data.h"
+#include "mishnet/detection_eval.h"
+#include "mishnet/error.h"
+#include "mishnet/trainer.h"
+#include "train/training_chart.h"
+#include "train/training_loop.h"
+
+namespace mishnet::cli {
+namespace {
+
+struct DetectorTrainArgs {
+  std::string data, cfg, weights;
+  bool map = false, clear = false, dont_show = false;
+  uint64_t seed = 0;
+  bool seed_given = false;
+  int64_t max_batches = 0;
+  int64_t map_every = 0;
+  int threads = 2;
+  int show_problems = 20;
+  std::string chart = "chart.png";
+  NetworkArgs net;
+};
+
+void run_detector_train(DetectorTrainArgs& a) {
+  DataFile data = DataFile::parse_file(a.data);
+  TrainingSetup setup = build_training_network(a.cfg, a.weights, a.net, a.seed, a.seed_given);
+  Network& net = setup.net;
+  a.seed = setup.seed;
+  const NetConfig& nc = net.config();
+
+  const DetectionNetOptions head = detection_net_options(net);
+  const int classes = data.get_int("classes", head.classes);
+  if (classes != head.classes)
+    fail(a.data, ": classes=", classes, " but the [yolo] layers of ", a.cfg, " have classes=", head.classes);
+  for (int i = 0; i < net.num_layers(); ++i)
+    if (auto* y = dynamic_cast<const YoloLayer*>(&net.layer(i)); y && y->options().random > 0) {
+      std::printf("warning: %s: [yolo] random=%g (multi-scale training) is not supported yet: the network "
+                  "cannot be re-planned for a new input size; training stays at %dx%d\n",
+                  a.cfg.c_str(), double(y->options().random), nc.width, nc.height);
+      break;
+    }
+
+  DetectionList train_list = read_detection_list(data.existing_file("train"), classes);
+  std::printf("%s\n", train_list.summary().c_str());
+  const int shown = std::min<int>(int(train_list.problems.size()), a.show_problems);
+  for (int i = 0; i < shown; ++i) std::printf("  %s\n", train_list.problems[size_t(i)].c_str());
+  if (shown < int(train_list.problems.size()))
+    std::printf("  ... and %zu more problems\n", train_list.problems.size() - size_t(shown));
+  const size_t train_images = train_list.images.size();
+
+  DetectionLoaderOptions lo;
+  lo.batch = net.batch();
+  lo.seed = a.seed;
+  lo.threads = a.threads;
+  DetectionLoader loader(std::move(train_list), nc, head, lo);
+
+  TrainerOptions to = trainer_options_for(data, a.cfg, a.seed, a.max_batches);
+  Trainer trainer(net, loader, to);
+  if (!a.weights.empty()) {
+    trainer.resume(a.weights, a.clear);
+    loader.set_seed(trainer.seed());
+  }
+
+  // mAP during training: an inference copy of the network (batch 1), as `detector map` runs.
+  std::unique_ptr<Network> eval_net;
+  std::string valid_path;
+  double best_map = -1;
+  TrainingLoopOptions loop;
+  if (a.map) {
+    valid_path = data.existing_file("valid");
+    NetworkOptions eo = setup.options;
+    eo.batch = 1;
+    eval_net = std::make_unique<Network>(Network::from_cfg(parse_cfg_file(a.cfg), eo));
+    // Darknet: every 4 epochs, at least every 100 iterations apart.
+    loop.eval_every = a.map_every > 0 ? a.map_every
+                                      : std::max<int64_t>(100, 4 * int64_t(train_images) / int64_t(nc.batch));
+    loop.evaluate = [&](int64_t iteration) {
+      copy_parameters(net, *eval_net);
+      MapOptions mo;
+      mo.coco = false;
+      MapReport r = evaluate_map_on_list(*eval_net, valid_path, classes, mo);
+      std::printf("%lld: mAP@0.50 = %.4f on %d validation images (precision %.3f, recall %.3f, F1 %.3f at thresh %.2f)",
+                  static_cast<long long>(iteration), r.map, r.images, r.precision, r.recall, r.f1,
+                  double(mo.thresh));
+      if (r.map > best_map) {
+        best_map = r.map;
+        const std::string best = trainer.checkpoint_path("best");
+        trainer.save(best);
+        std::printf("; best so far: saved %s", best.c_str());
+      }
+      std::printf("\n");
+      return r.map;
+    };
+  }
+
+  TrainingChart chart(a.chart, std::filesystem::path(to.backup_dir) / (to.name + "_log.csv"), trainer.max_batches(),
+                      a.map ? "mAP@0.5" : "");
+  std::printf("Training %s on %zu images (%d classes), %dx%d, batch %d = %d x %d, seed %llu, iterations %lld..%lld%s\n",
+              a.cfg.c_str(), train_images, classes, nc.width, nc.height, nc.batch, nc.subdivisions, net.batch(),
+              static_cast<unsigned long long>(trainer.seed()), static_cast<long long>(trainer.iteration()),
+              static_cast<long long>(trainer.max_batches()),
+              a.map ? (", mAP every " + std::to_string(loop.eval_every) + " iterations").c_str() : "");
+  std::fflush(stdout);
+  const bool finished = run_training_loop(trainer, chart, loop);
+  if (finished && best_map >= 0) std::printf("Best mAP@0.50 = %.4f\n", best_map);
+  std::string summary = loader.skipped_summary();
+  if (!summary.empty()) std::printf("%s\n", summary.c_str());
+}
+
+CommandRegistrar reg({"detector", "train"}, "Train a YOLO detector from a .data and a .cfg", [](CLI::App& app) {
+  auto a = std::make_shared<DetectorTrainArgs>();
+  app.add_option("data", a->data, ".data file (classes, train, valid, names, backup)")->required();
+  app.add_option("cfg", a->cfg, "Network .cfg file")->required();
+  app.add_option("weights", a->weights, "Weights to start from (e.g. a backbone) or a checkpoint to resume");
+  app.add_flag("--map", a->map, "mAP@0.5 on the valid list every -map_every iterations; _best.weights, mAP on the chart");
+  app.add_option("--map_every", a->map_every, "Iterations between mAP measurements (default: 4 epochs, at least 100)");
+  app.add_flag("--clear", a->clear, "Start the iteration count afresh (fine-tuning)");
+  app.add_flag("--dont_show", a->dont_show, "No window (mishnet never opens one while training; chart.png is written)");
+  app.add_option("--seed", a->seed, "Seed of the run (default: random, printed)")
+      ->each([a](const std::string&) { a->seed_given = true; });
+  app.add_option("--max_batches", a->max_batches, "Override [net] max_batches");
+  app.add_option("--loader_threads", a->threads, "Data loader threads (default 2)");
+  app.add_option("--show_problems", a->show_problems, "Label problems listed at the start (default 20)");
+  app.add_option("--chart", a->chart, "Chart file (default chart.png)");
+  add_network_options(app, a->net);
+  app.callback([a] { run_detector_train(*a); });
+});
+
+}  // namespace
+}  // namespace mishnet::cli

@@ -1,0 +1,177 @@
+// End to end: `dataset fashion-scenes` on a few hand-made IDX items, then a few iterations of
+// `detector train` with -map on a tiny cfg: checkpoints, _best.weights, the CSV log, and a
+// resumed run that ends with the same weights as an uninterrupted one.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "test_util.h"
+
+namespace mishnet {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  std::string cmd = "OMP_WAIT_POLICY=passive " + std::string(MISHNET_BINARY_DIR) + "/mishnet " + args + " 2>&1 < /dev/null";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+// An IDX file of unsigned bytes (the MNIST format), uncompressed.
+std::string idx(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& values) {
+  std::string s = {0, 0, 8, char(dims.size())};
+  for (uint32_t d : dims)
+    for (int shift = 24; shift >= 0; shift -= 8) s.push_back(char((d >> shift) & 0xff));
+  s.append(values.begin(), values.end());
+  return s;
+}
+
+// Fashion-MNIST stand-ins: 28x28 items, a filled shape per class (0: square, 1: bar).
+void write_items(const std::string& dir) {
+  fs::create_directories(dir);
+  const int n = 12;
+  std::vector<uint8_t> pixels(size_t(n) * 28 * 28, 0);
+  std::vector<uint8_t> labels(static_cast<size_t>(n), 0);
+  for (int i = 0; i < n; ++i) {
+    labels[size_t(i)] = uint8_t(i % 2);
+    const int x0 = i % 2 ? 10 : 4, x1 = i % 2 ? 18 : 24, y0 = 4, y1 = 24;
+    for (int y = y0; y < y1; ++y)
+      for (int x = x0; x < x1; ++x) pixels[size_t(i) * 784 + size_t(y) * 28 + size_t(x)] = 230;
+  }
+  for (const char* split : {"train", "t10k"}) {
+    write_file(dir + "/" + split + "-images-idx3-ubyte", idx({uint32_t(n), 28, 28}, pixels));
+    write_file(dir + "/" + split + "-labels-idx1-ubyte", idx({uint32_t(n)}, labels));
+  }
+}
+
+const char* kTinyCfg = R"([net]
+batch=4
+subdivisions=2
+width=64
+height=64
+channels=3
+learning_rate=0.001
+burn_in=2
+max_batches=4
+momentum=0.9
+decay=0.0005
+mosaic=1
+hue=.05
+savelast=100
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=2
+pad=1
+activation=mish
+
+[convolutional]
+batch_normalize=1
+filters=16
+size=3
+stride=2
+pad=1
+activation=mish
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+size=1
+stride=1
+pad=1
+filters=45
+activation=linear
+
+[yolo]
+mask=0,1,2
+anchors=10,14, 20,20, 30,30
+classes=10
+num=3
+jitter=.2
+max=20
+)";
+
+TEST(DetectorTrainCli, ScenesThenTrainWithMapAndExactResume) {
+  const std::string dir = test::scratch_dir("detector_train_cli");
+  write_items(dir + "/idx");
+  const std::string scenes = " --source " + dir + "/idx --train 8 --valid 3 --size 64 --min-item 12 --max-item 28 --seed 5";
+  Result gen = run("dataset fashion-scenes " + dir + "/s" + scenes);
+  ASSERT_EQ(gen.exit_code, 0) << gen.out;
+  ASSERT_TRUE(fs::exists(dir + "/s/labels/train/000007.txt"));
+  ASSERT_TRUE(fs::exists(dir + "/s/images/valid/000002.jpg"));
+  const std::string labels = slurp(dir + "/s/labels/train/000003.txt");
+  EXPECT_FALSE(labels.empty());
+  // The same seed writes the same scenes.
+  ASSERT_EQ(run("dataset fashion-scenes " + dir + "/s2" + scenes).exit_code, 0);
+  EXPECT_EQ(slurp(dir + "/s2/labels/train/000003.txt"), labels);
+  EXPECT_EQ(slurp(dir + "/s2/images/train/000003.jpg"), slurp(dir + "/s/images/train/000003.jpg"));
+
+  write_file(dir + "/tiny.cfg", kTinyCfg);
+  const std::string data_text = slurp(dir + "/s/scenes.data");
+  auto data_with_backup = [&](const std::string& name) {
+    std::string text = data_text.substr(0, data_text.find("backup ="));
+    write_file(dir + "/" + name + ".data", text + "backup = " + dir + "/" + name + "\n");
+    return dir + "/" + name + ".data";
+  };
+  const std::string common = " " + dir + "/tiny.cfg -dont_show -seed 3 -loader_threads 1";
+
+  Result full = run("detector train " + data_with_backup("full") + common + " -map -map_every 2 -chart " + dir +
+                    "/chart.png");
+  ASSERT_EQ(full.exit_code, 0) << full.out;
+  EXPECT_NE(full.out.find("8 images, "), std::string::npos) << full.out;
+  EXPECT_NE(full.out.find("2: mAP@0.50 = "), std::string::npos) << full.out;
+  EXPECT_NE(full.out.find("4: mAP@0.50 = "), std::string::npos) << full.out;
+  for (const char* f : {"tiny_final.weights", "tiny_last.weights", "tiny_best.weights", "tiny_log.csv"})
+    EXPECT_TRUE(fs::exists(dir + "/full/" + f)) << f;
+
+  // Two iterations, then resume from _last for the other two: the same final weights.
+  Result first = run("detector train " + data_with_backup("resumed") + common + " -max_batches 2");
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  Result second = run("detector train " + dir + "/resumed.data" + " " + dir + "/tiny.cfg " + dir +
+                      "/resumed/tiny_last.weights -dont_show -loader_threads 1");
+  ASSERT_EQ(second.exit_code, 0) << second.out;
+  EXPECT_NE(second.out.find("iterations 2..4"), std::string::npos) << second.out;
+  EXPECT_EQ(slurp(dir + "/resumed/tiny_final.weights"), slurp(dir + "/full/tiny_final.weights"))
+      << "a resumed run must end with the weights of an uninterrupted one";
+
+  // A label problem is reported with its file and line, and training goes on.
+  write_file(dir + "/s/labels/train/000001.txt", "12 0.5 0.5 0.1 0.1\n" + slurp(dir + "/s/labels/train/000001.txt"));
+  Result bad = run("detector train " + data_with_backup("bad") + common + " -max_batches 1");
+  ASSERT_EQ(bad.exit_code, 0) << bad.out;
+  EXPECT_NE(bad.out.find("1 bad label line skipped"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("labels/train/000001.txt:1:"), std::string::npos) << bad.out;
+}
+
+}  // namespace
+}  // namespace mishnet
