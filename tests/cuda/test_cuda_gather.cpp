@@ -7,11 +7,14 @@
 #include <cstdint>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "backend/cuda/gather_kernels.h"
 #include "cuda_test_util.h"
+#include "ops/broadcast_multiply.h"
 #include "ops/pool2d.h"
+#include "ops/reorg.h"
 #include "ops/upsample.h"
 
 namespace mishnet {
@@ -87,6 +90,62 @@ TEST(CudaGather, ResampleBlockSumsMatchTheReferenceOps) {
   ops::upsample_nearest_backward(planes, h, w, stride, scale, big.data(), want.data());
   for (size_t i = 0; i < small_n; ++i) got[i] += cuda::downsample_block_sum(h, w, stride, scale, big.data(), i);
   expect_close(got, want, 1e-6f, 1e-7f, "upsample backward");
+}
+
+TEST(CudaGather, MaxpoolDepthBodyMatchesTheReferenceOp) {
+  const int batch = 2, channels = 12, h = 3, w = 4, out_channels = 4, spatial = h * w;
+  std::vector<float> src = uniform_values(size_t(batch) * channels * spatial, 4);
+  src[0] = src[size_t(out_channels) * spatial];  // a tie between channels 0 and 4
+  const size_t out_n = size_t(batch) * out_channels * spatial;
+  std::vector<float> want(out_n), got(out_n);
+  std::vector<int32_t> want_arg(out_n), got_arg(out_n);
+  ops::maxpool_depth_forward(batch, channels, h, w, out_channels, src.data(), want.data(),
+                             want_arg.data());
+  for (size_t o = 0; o < out_n; ++o)
+    got[o] = cuda::maxpool_depth_output(channels, spatial, out_channels, src.data(), o, &got_arg[o]);
+  expect_close(got, want, 0.0f, 0.0f, "maxpool_depth");
+  EXPECT_EQ(got_arg, want_arg);
+}
+
+TEST(CudaGather, ReorgIndexIsTheReferencePermutation) {
+  for (int stride : {1, 2, 3}) {
+    ops::ReorgGeometry g;
+    g.batch = 2;
+    g.channels = 2 * stride * stride;
+    g.height = 3;
+    g.width = 5;
+    g.stride = stride;
+    const size_t n = size_t(g.batch) * g.channels * g.height * g.width;
+    std::vector<float> space(n);
+    for (size_t i = 0; i < n; ++i) space[i] = float(i);
+    std::vector<float> depth(n);
+    ops::reorg_space_to_depth_reference(g, space.data(), depth.data());
+    std::vector<int> hit(n, 0);
+    for (size_t d = 0; d < n; ++d) {
+      const size_t sp = cuda::reorg_space_index(g, d);
+      ASSERT_LT(sp, n);
+      ASSERT_EQ(depth[d], space[sp]) << "stride " << stride << " d " << d;
+      ++hit[sp];
+    }
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(hit[i], 1) << "not a permutation at " << i;
+  }
+}
+
+TEST(CudaGather, BroadcastFactorIndexMatchesTheReferenceOp) {
+  const Shape shape{2, 3, 4, 5};
+  const std::vector<float> x = uniform_values(shape.size(), 5);
+  const size_t plane = 20, per_image = shape.per_image();
+  for (auto [mode, factors] : {std::pair{ops::Broadcast::elementwise, shape.size()},
+                               std::pair{ops::Broadcast::per_channel, size_t(6)},
+                               std::pair{ops::Broadcast::per_position, size_t(40)}}) {
+    const std::vector<float> s = uniform_values(factors, 6);
+    std::vector<float> want(shape.size()), got(shape.size());
+    std::vector<float> xs = x;
+    ops::broadcast_multiply_reference(Tensor{xs.data(), shape}, s.data(), mode, want.data());
+    for (size_t i = 0; i < shape.size(); ++i)
+      got[i] = x[i] * s[cuda::broadcast_factor_index(mode, plane, per_image, i)];
+    expect_close(got, want, 0.0f, 0.0f, "broadcast multiply");
+  }
 }
 
 }  // namespace

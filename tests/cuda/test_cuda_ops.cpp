@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "cuda_test_util.h"
@@ -21,11 +22,14 @@
 #include "kernels/softmax.h"
 #include "ops/activation_op.h"
 #include "ops/batchnorm_training.h"
+#include "ops/broadcast_multiply.h"
 #include "ops/channel_copy.h"
 #include "ops/conv2d_backward.h"
 #include "ops/detection_heads.h"
+#include "ops/dropout.h"
 #include "ops/inner_product.h"
 #include "ops/pool2d.h"
+#include "ops/reorg.h"
 #include "ops/shortcut.h"
 #include "ops/softmax_op.h"
 #include "ops/upsample.h"
@@ -350,6 +354,88 @@ TEST(CudaOps, PoolingForwardAndBackwardMatchTheReference) {
   auto gdsrc = to_device(std::vector<float>(src.size(), 1.0f));
   cuda::global_avgpool_backward(batch, channels, spatial, gdst.data(), gdsrc.data());
   expect_close(gdsrc.to_host(), dsrc, 1e-5f, 1e-6f, "global avgpool backward");
+}
+
+TEST(CudaOps, MaxpoolDepthReorgBroadcastAndDropoutMatchTheReference) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  {
+    const int batch = 2, channels = 12, h = 3, w = 4, out_c = 4;
+    const size_t in_n = size_t(batch) * channels * h * w, out_n = size_t(batch) * out_c * h * w;
+    const std::vector<float> src = uniform_values(in_n, 141), ddst = uniform_values(out_n, 142);
+    std::vector<float> dst(out_n), dsrc(in_n, 0.5f);
+    std::vector<int32_t> argmax(out_n);
+    ops::maxpool_depth_forward(batch, channels, h, w, out_c, src.data(), dst.data(), argmax.data());
+    ops::maxpool_backward(batch, int(out_n / batch), int(in_n / batch), ddst.data(), argmax.data(),
+                          dsrc.data());
+    auto gsrc = to_device(src), gddst = to_device(ddst), gdsrc = to_device(std::vector<float>(in_n, 0.5f));
+    cuda::DeviceArray<float> gdst(out_n);
+    cuda::DeviceArray<int32_t> gargmax(out_n);
+    cuda::maxpool_depth_forward(batch, channels, h, w, out_c, gsrc.data(), gdst.data(), gargmax.data());
+    cuda::maxpool_depth_backward(batch, channels, h, w, out_c, gddst.data(), gargmax.data(), gdsrc.data());
+    expect_close(gdst.to_host(), dst, 0.0f, 0.0f, "maxpool_depth forward");
+    EXPECT_EQ(gargmax.to_host(), argmax);
+    expect_close(gdsrc.to_host(), dsrc, 1e-6f, 1e-7f, "maxpool_depth backward");
+  }
+  {
+    ops::ReorgGeometry g;
+    g.batch = 2;
+    g.channels = 8;
+    g.height = 3;
+    g.width = 5;
+    g.stride = 2;
+    const size_t n = size_t(g.batch) * g.channels * g.height * g.width;
+    const std::vector<float> space = uniform_values(n, 143);
+    std::vector<float> depth(n, 1.0f), back(n, 2.0f);
+    ops::reorg_space_to_depth_reference(g, space.data(), depth.data(), true);
+    ops::reorg_depth_to_space_reference(g, depth.data(), back.data(), false);
+    auto gspace = to_device(space), gdepth = to_device(std::vector<float>(n, 1.0f));
+    cuda::DeviceArray<float> gback(n);
+    cuda::reorg_space_to_depth(g, gspace.data(), gdepth.data(), true);
+    cuda::reorg_depth_to_space(g, gdepth.data(), gback.data(), false);
+    expect_close(gdepth.to_host(), depth, 0.0f, 0.0f, "reorg space to depth (accumulate)");
+    expect_close(gback.to_host(), back, 0.0f, 0.0f, "reorg depth to space");
+  }
+  {
+    const Shape shape{2, 3, 4, 5};
+    const std::vector<float> x = uniform_values(shape.size(), 144), dy = uniform_values(shape.size(), 145);
+    for (auto [mode, factors] : {std::pair{ops::Broadcast::elementwise, shape.size()},
+                                 std::pair{ops::Broadcast::per_channel, size_t(6)},
+                                 std::pair{ops::Broadcast::per_position, size_t(40)}}) {
+      const std::vector<float> s = uniform_values(factors, 146);
+      std::vector<float> xs = x, y(shape.size()), dx(shape.size(), 0.5f), ds(factors, -0.5f);
+      ops::broadcast_multiply_reference(Tensor{xs.data(), shape}, s.data(), mode, y.data());
+      ops::broadcast_multiply_backward_reference(shape, mode, dy.data(), x.data(), s.data(),
+                                                 dx.data(), ds.data());
+      auto gx = to_device(x), gs = to_device(s), gdy = to_device(dy),
+           gdx = to_device(std::vector<float>(shape.size(), 0.5f)),
+           gds = to_device(std::vector<float>(factors, -0.5f));
+      cuda::DeviceArray<float> gy(shape.size());
+      cuda::broadcast_multiply(shape, mode, gx.data(), gs.data(), gy.data());
+      cuda::broadcast_multiply_backward(shape, mode, gdy.data(), gx.data(), gs.data(), gdx.data(),
+                                        gds.data());
+      expect_close(gy.to_host(), y, 0.0f, 0.0f, "broadcast multiply");
+      expect_close(gdx.to_host(), dx, 1e-6f, 1e-7f, "broadcast multiply dx");
+      expect_close(gds.to_host(), ds, 1e-5f, 1e-6f, "broadcast multiply ds");
+    }
+  }
+  {
+    const size_t n = 500;
+    std::mt19937_64 rng(7);
+    std::vector<uint8_t> keep(n);
+    ops::dropout_draw_mask(rng, 0.3f, n, keep.data());
+    const std::vector<float> in = uniform_values(n, 147), dout = uniform_values(n, 148);
+    const float scale = 1.0f / 0.7f;
+    std::vector<float> out(n), din(n, 0.25f);
+    ops::dropout_forward(n, in.data(), keep.data(), scale, out.data());
+    ops::dropout_backward(n, dout.data(), keep.data(), scale, din.data());
+    cuda::DeviceArray<uint8_t> gkeep(keep);
+    auto gin = to_device(in), gdout = to_device(dout), gdin = to_device(std::vector<float>(n, 0.25f));
+    cuda::DeviceArray<float> gout(n);
+    cuda::dropout_forward(n, gin.data(), gkeep.data(), scale, gout.data());
+    cuda::dropout_backward(n, gdout.data(), gkeep.data(), scale, gdin.data());
+    expect_close(gout.to_host(), out, 0.0f, 0.0f, "dropout forward");
+    expect_close(gdin.to_host(), din, 0.0f, 0.0f, "dropout backward");
+  }
 }
 
 TEST(CudaOps, SoftmaxAndCrossEntropyMatchTheReference) {

@@ -12,8 +12,10 @@
 #include "kernels/optimizer.h"
 #include "mishnet/activation.h"
 #include "mishnet/shape.h"
+#include "ops/broadcast_multiply.h"
 #include "ops/detection_heads.h"
 #include "ops/pool2d.h"
+#include "ops/reorg.h"
 #include "ops/shortcut.h"
 
 namespace mishnet::cuda {
@@ -92,6 +94,33 @@ void global_avgpool_forward(int batch, int channels, int spatial, const float* s
                             StreamHandle stream = nullptr);
 void global_avgpool_backward(int batch, int channels, int spatial, const float* ddst, float* dsrc,
                              StreamHandle stream = nullptr);
+
+// Darknet's maxpool_depth (ops::maxpool_depth_forward) and its backward (each input is a
+// candidate of exactly one output, so the scatter is race-free): dsrc[argmax] += ddst.
+void maxpool_depth_forward(int batch, int channels, int h, int w, int out_channels,
+                           const float* src, float* dst, int32_t* argmax,
+                           StreamHandle stream = nullptr);
+void maxpool_depth_backward(int batch, int channels, int h, int w, int out_channels,
+                            const float* ddst, const int32_t* argmax, float* dsrc,
+                            StreamHandle stream = nullptr);
+
+// --- Reorg, broadcast multiply, dropout (ops/reorg.h, ops/broadcast_multiply.h, ops/dropout.h) ---
+void reorg_space_to_depth(const ops::ReorgGeometry& g, const float* space, float* depth,
+                          bool accumulate, StreamHandle stream = nullptr);
+void reorg_depth_to_space(const ops::ReorgGeometry& g, const float* depth, float* space,
+                          bool accumulate, StreamHandle stream = nullptr);
+void broadcast_multiply(const Shape& shape, ops::Broadcast mode, const float* x, const float* s,
+                        float* y, StreamHandle stream = nullptr);
+// ADDS dx = dy * s and ds = sum over the broadcast of dy * x; either may be null.
+void broadcast_multiply_backward(const Shape& shape, ops::Broadcast mode, const float* dy,
+                                 const float* x, const float* s, float* dx, float* ds,
+                                 StreamHandle stream = nullptr);
+// `keep` is the mask ops::dropout_draw_mask drew on the host (uploaded), so a seed drops the
+// same elements on the CPU and the GPU.
+void dropout_forward(size_t n, const float* in, const uint8_t* keep, float scale, float* out,
+                     StreamHandle stream = nullptr);
+void dropout_backward(size_t n, const float* dout, const uint8_t* keep, float scale, float* din,
+                      StreamHandle stream = nullptr);
 
 // --- Softmax and cross-entropy (ops/softmax_op.h, layers/softmax.cpp) ---
 void softmax_groups(const float* src, float* dst, int images, int image_size, int groups,

@@ -10,7 +10,9 @@
 
 #include "backend/cuda/launch_geometry.h"
 #include "kernels/host_device.h"
+#include "ops/broadcast_multiply.h"
 #include "ops/pool2d.h"
+#include "ops/reorg.h"
 
 namespace mishnet::cuda {
 
@@ -119,6 +121,50 @@ MISHNET_HD float downsample_block_sum(int h, int w, int stride, float scale, con
     for (int dx = 0; dx < stride; ++dx)
       sum += scale * p[(y * size_t(stride) + size_t(dy)) * big_w + x * size_t(stride) + size_t(dx)];
   return sum;
+}
+
+// maxpool_depth (Darknet): output o of batch x out_channels x spatial is the max over input
+// channels g, g + out_channels, ... at its pixel; argmax as maxpool_output (first wins).
+MISHNET_HD float maxpool_depth_output(int channels, int spatial, int out_channels,
+                                      const float* src, size_t o, int32_t* argmax) {
+  const size_t p = o % size_t(spatial), g = (o / size_t(spatial)) % size_t(out_channels);
+  const size_t b = o / (size_t(spatial) * size_t(out_channels));
+  const float* in = src + b * size_t(channels) * size_t(spatial);
+  float best = -FLT_MAX;
+  long best_at = -1;
+  for (size_t k = g; k < size_t(channels); k += size_t(out_channels)) {
+    const float v = in[k * size_t(spatial) + p];
+    if (v > best) {
+      best = v;
+      best_at = long(k * size_t(spatial) + p);
+    }
+  }
+  if (argmax) *argmax = int32_t(best_at);
+  return best;
+}
+
+// Darknet's reorg permutation (ops/reorg.h): the space-view index of depth-view element d
+// (d indexes batch x channels x height x width).
+MISHNET_HD size_t reorg_space_index(const ops::ReorgGeometry& g, size_t d) {
+  const size_t s = size_t(g.stride);
+  const size_t space_c = size_t(g.channels) / (s * s);
+  const size_t space_w = size_t(g.width) * s, space_h = size_t(g.height) * s;
+  const size_t i = d % size_t(g.width), j = (d / size_t(g.width)) % size_t(g.height);
+  const size_t plane = d / (size_t(g.width) * size_t(g.height));
+  const size_t b = plane / size_t(g.channels), k = plane % size_t(g.channels);
+  const size_t c2 = k % space_c, offset = k / space_c;
+  return ((b * space_c + c2) * space_h + j * s + offset / s) * space_w + offset % s + i * s;
+}
+
+// The factor of s that multiplies element i (flat NCHW) of x (ops/broadcast_multiply.h).
+MISHNET_HD size_t broadcast_factor_index(ops::Broadcast mode, size_t plane, size_t per_image,
+                                         size_t i) {
+  switch (mode) {
+    case ops::Broadcast::per_channel: return i / plane;
+    case ops::Broadcast::per_position: return (i / per_image) * plane + i % plane;
+    case ops::Broadcast::elementwise: break;
+  }
+  return i;
 }
 
 }  // namespace mishnet::cuda
