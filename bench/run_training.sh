@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Training-speed benchmark: `mishnet train-benchmark` against PyTorch CPU (bench/bench_training.py)
-# on the same cfg, one after the other in one run, 2 threads each, and the result into
+# on the same cfgs, one after the other in one run, 2 threads each, and the results into
 # BENCHMARKS.md between the training_bench markers (the rest of the file is kept).
 #   bash bench/run_training.sh BUILD_DIR
-# Env: BENCH_THREADS (2), MISHNET_WARMUP/MISHNET_ITERS (2/5), TORCH_WARMUP/TORCH_ITERS (1/3:
-# PyTorch's steps take over a minute each here), MISHNET_SHARED_CFG.
+# Networks: csdarknet53-omega at 256 (the classifier of the training issue) and yolov4-tiny at
+# 416 (the detector), batch 8. Env: BENCH_THREADS (2), MISHNET_WARMUP/MISHNET_ITERS (2/5),
+# TORCH_WARMUP/TORCH_ITERS (1/3), MISHNET_SHARED_CFG, OMP_WAIT_POLICY (default active: right on
+# an idle machine; passive on a shared one, where spinning threads steal each other's cores).
 set -euo pipefail
 
 build_dir=${1:-build}
@@ -12,35 +14,41 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 mishnet="$build_dir/mishnet"
 [[ -x $mishnet ]] || { echo "bench/run_training.sh: $mishnet not found; build first" >&2; exit 1; }
 cfg_dir=${MISHNET_SHARED_CFG:-$repo/../shared/darknet-cfg}
-cfg="$cfg_dir/csdarknet53-omega.cfg"
-[[ -f $cfg ]] || { echo "bench/run_training.sh: $cfg not found (set MISHNET_SHARED_CFG)" >&2; exit 1; }
 python=${PYTHON:-/usr/bin/python3}
 
 threads=${BENCH_THREADS:-2}
 export OMP_NUM_THREADS=$threads
-# Passive waiting: with spin-waiting, a loaded shared machine makes every barrier cost more
-# than the layer it guards (see bench/run.sh).
-export OMP_WAIT_POLICY=passive
-size=256 batch=8
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-active}
+batch=8
 mw=${MISHNET_WARMUP:-2} mi=${MISHNET_ITERS:-5} tw=${TORCH_WARMUP:-1} ti=${TORCH_ITERS:-3}
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-m_cmd=("$mishnet" train-benchmark "$cfg" --width $size --height $size --batch $batch --warmup $mw --iters $mi --threads $threads)
-echo "running: ${m_cmd[*]}" >&2
-m_out=$("${m_cmd[@]}" | tee >(cat >&2))
-load_mid=$(cut -d' ' -f1-3 /proc/loadavg)
-t_cmd=("$python" "$repo/bench/bench_training.py" "$cfg" --width $size --height $size --batch $batch --warmup $tw --iters $ti --threads $threads)
-echo "running: ${t_cmd[*]}" >&2
-t_out=$("${t_cmd[@]}" | tee >(cat >&2))
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+# name, cfg, input size, PyTorch loss, Darknet's CPU build (s / iteration, measured earlier here)
+networks=(
+  "csdarknet53-omega|csdarknet53-omega.cfg|256|softmax-ce|16.35"
+  "yolov4-tiny|yolov4-tiny.cfg|416|yolo-sum-squares|3.8"
+)
+rows="" details="" loads="before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for spec in "${networks[@]}"; do
+  IFS='|' read -r name cfg_name size loss darknet_s <<<"$spec"
+  cfg="$cfg_dir/$cfg_name"
+  [[ -f $cfg ]] || { echo "bench/run_training.sh: $cfg not found (set MISHNET_SHARED_CFG)" >&2; exit 1; }
+  m_cmd=("$mishnet" train-benchmark "$cfg" --width "$size" --height "$size" --batch $batch --warmup "$mw" --iters "$mi" --threads "$threads")
+  echo "running: ${m_cmd[*]}" >&2
+  m_out=$("${m_cmd[@]}" | tee >(cat >&2))
+  t_cmd=("$python" "$repo/bench/bench_training.py" "$cfg" --width "$size" --height "$size" --batch $batch --warmup "$tw" --iters "$ti" --threads "$threads" --loss "$loss")
+  echo "running: ${t_cmd[*]}" >&2
+  t_out=$("${t_cmd[@]}" | tee >(cat >&2))
+  loads+=", after $name: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-m_s=$(sed -n 's/^median \([0-9.]*\) s per iteration.*/\1/p' <<<"$m_out")
-t_s=$(sed -n 's/^median \([0-9.]*\) s per iteration.*/\1/p' <<<"$t_out")
-m_rss=$(sed -n 's/^peak RSS \([0-9]*\) MiB/\1/p' <<<"$m_out")
-t_rss=$(sed -n 's/^peak RSS \([0-9]*\) MiB/\1/p' <<<"$t_out")
-m_line=$(grep '^median' <<<"$m_out"); t_line=$(grep '^median' <<<"$t_out")
-ratio=$(awk -v a="$t_s" -v b="$m_s" 'BEGIN { printf "%.2f", a / b }')
-darknet_ratio=$(awk -v b="$m_s" 'BEGIN { printf "%.2f", 16.35 / b }')
+  m_s=$(sed -n 's/^median \([0-9.]*\) s per iteration.*/\1/p' <<<"$m_out")
+  t_s=$(sed -n 's/^median \([0-9.]*\) s per iteration.*/\1/p' <<<"$t_out")
+  m_rss=$(sed -n 's/^peak RSS \([0-9]*\) MiB/\1/p' <<<"$m_out")
+  t_rss=$(sed -n 's/^peak RSS \([0-9]*\) MiB/\1/p' <<<"$t_out")
+  ratio=$(awk -v a="$t_s" -v b="$m_s" 'BEGIN { printf "%.2f", a / b }')
+  darknet_ratio=$(awk -v d="$darknet_s" -v b="$m_s" 'BEGIN { printf "%.1f", d / b }')
+  rows+="| $name | ${size}x${size} | $m_s | $t_s | **${ratio}x** | $darknet_s | ${darknet_ratio}x | $m_rss MiB | $t_rss MiB |"$'\n'
+  details+="- $name: mishnet \`$(grep '^median' <<<"$m_out")\`; PyTorch \`$(grep '^median' <<<"$t_out")\`"$'\n'
+done
 torch_version=$("$python" -c 'import torch; print(torch.__version__)')
 
 model=$(lscpu | sed -n 's/^Model name: *//p' | head -n1)
@@ -48,23 +56,19 @@ section=$(cat <<SECTION
 <!-- training_bench:begin (written by bench/run_training.sh; edits inside are overwritten) -->
 ## Training: mishnet against PyTorch CPU
 
-- command: \`bash bench/run_training.sh $build_dir\` (OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=passive; mishnet \`train-benchmark\`, then \`bench/bench_training.py\`, one after the other)
-- network: csdarknet53-omega.cfg at ${size}x${size}, batch $batch, random weights and inputs, random one-hot truth; loss: the cfg's [softmax] cross-entropy summed over the batch on both sides
-- step: zero gradients, forward with batch statistics, backward, SGD update (momentum 0.9, decay 0.0005); median of the timed steps ($mw warm-up + $mi timed for mishnet, $tw + $ti for PyTorch, whose steps are slow)
-- peer: PyTorch $torch_version (Debian build: oneDNN for convolutions, generic BLAS), torch.set_num_threads($threads), channels_last, same architecture built from the cfg by bench/torch_darknet.py
-- machine: $model, $(nproc) CPUs, shared with other work; load average (1/5/15 min) before: $load_before, between: $load_mid, after: $load_after
+- command: \`bash bench/run_training.sh $build_dir\` (OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=$OMP_WAIT_POLICY; per network mishnet \`train-benchmark\`, then \`bench/bench_training.py\`, one after the other)
+- step: zero gradients, forward with batch statistics, backward, SGD update (momentum 0.9, decay 0.0005), batch $batch, random weights and inputs; median of the timed steps ($mw warm-up + $mi timed for mishnet, $tw + $ti for PyTorch)
+- loss: csdarknet53-omega: the cfg's [softmax] cross-entropy on a random one-hot truth, summed over the batch, on both sides; yolov4-tiny: mishnet computes its [yolo] loss on ten random boxes per image, PyTorch half the sum of squares of the [yolo] outputs (a stand-in with the same backward shape)
+- peer: PyTorch $torch_version (Debian build: oneDNN for convolutions), torch.set_num_threads($threads), channels_last, the same architecture built from the cfg by bench/torch_darknet.py
+- machine: $model, $(nproc) CPUs; load average (1/5/15 min) $loads
 - date: $(date -u '+%Y-%m-%d %H:%M UTC'), mishnet $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet 2>/dev/null || echo ' + uncommitted changes')
 
-| framework | median s / iteration | peak RSS |
-|---|---|---|
-| mishnet | $m_s | $m_rss MiB |
-| PyTorch CPU | $t_s | $t_rss MiB |
-| Darknet CPU build (reference, measured earlier on this machine, not in this run) | 16.35 | - |
+| network | input | mishnet s / iteration | PyTorch s / iteration | PyTorch / mishnet | Darknet CPU build s / iteration (measured earlier, not in this run) | Darknet / mishnet | mishnet peak RSS | PyTorch peak RSS |
+|---|---|---:|---:|---:|---:|---:|---:|---:|
+$rows
+>1 means mishnet is faster. Peak RSS is each process's maximum resident memory (getrusage), the figure \`/usr/bin/time -v\` reports.
 
-PyTorch / mishnet: **${ratio}x**; Darknet / mishnet: ${darknet_ratio}x (>1 means mishnet is faster).
-
-mishnet: \`$m_line\`; PyTorch: \`$t_line\`
-<!-- training_bench:end -->
+$details<!-- training_bench:end -->
 SECTION
 )
 

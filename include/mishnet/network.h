@@ -49,7 +49,7 @@ class Network {
   // Detection layers and the last layer are always kept.
   void keep_outputs(const std::vector<int>& layer_indices);
   // Runs every layer; input is batch x channels x height x width, NCHW float32.
-  // Returns the output of the last layer.
+  // Returns the output of the last layer. Inference only: throws while set_training(true).
   Tensor forward(const float* input);
   // Output of layer i after forward(); throws when the arena reused it (not kept).
   Tensor output(int i) const;

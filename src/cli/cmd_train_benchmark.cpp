@@ -1,6 +1,7 @@
 // mishnet train-benchmark CFG [-width W -height H] [--batch N] [--iters N] [--warmup N] [--threads N]
 //
-// Times whole training steps on random images and random one-hot truth: zero the gradients,
+// Times whole training steps on random images and random truth (one-hot for classifiers, ten
+// random boxes per image for [yolo] heads): zero the gradients,
 // forward with batch statistics, backward from the cfg's loss layers, SGD/Adam update as the
 // cfg's [net] says. No data loading, so the figure is the network's cost alone and can be
 // compared with a framework timed the same way (bench/bench_training.py). Reports the median
@@ -17,6 +18,7 @@
 #include <random>
 
 #include "cli/command.h"
+#include "layers/detection_output.h"
 #include "mishnet/error.h"
 #include "mishnet/network.h"
 #include "mishnet/optimizer.h"
@@ -45,6 +47,14 @@ double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return double(u.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+// Classes of the network's [yolo] heads, or 0 when it has none.
+int yolo_classes(const Network& net) {
+  for (int l = 0; l < net.num_layers(); ++l)
+    if (std::string(net.layer(l).type()) == "yolo")
+      return static_cast<const DetectionOutputLayer&>(net.layer(l)).classes();
+  return 0;
 }
 
 // Median forward and backward milliseconds per layer, then the totals per layer type: where a
@@ -100,8 +110,26 @@ void run_train_benchmark(const TrainBenchmarkArgs& a) {
   std::vector<float> truth(truth_per_image * size_t(in.n), 0.0f);
   std::mt19937_64 data_rng(1);
   for (float& v : input) v = float(data_rng() >> 40) * (1.0f / 16777216.0f);
-  // One-hot per image: right for softmax/cost heads; any other loss just sees some targets.
-  for (int b = 0; b < in.n; ++b) truth[size_t(b) * truth_per_image + data_rng() % truth_per_image] = 1.0f;
+  const int detection_classes = yolo_classes(net);
+  if (detection_classes > 0) {
+    // [yolo] heads: ten random boxes per image in Darknet's truth layout (x, y, w, h, class),
+    // so that the loss assigns anchors and computes box, objectness and class terms.
+    for (int b = 0; b < in.n; ++b)
+      for (size_t k = 0; k < 10 && (k + 1) * 5 <= truth_per_image; ++k) {
+        float* box = truth.data() + size_t(b) * truth_per_image + k * 5;
+        auto uniform = [&](float lo, float hi) {
+          return lo + (hi - lo) * float(data_rng() >> 40) * (1.0f / 16777216.0f);
+        };
+        box[0] = uniform(0.1f, 0.9f);
+        box[1] = uniform(0.1f, 0.9f);
+        box[2] = uniform(0.05f, 0.4f);
+        box[3] = uniform(0.05f, 0.4f);
+        box[4] = float(data_rng() % uint64_t(detection_classes));
+      }
+  } else {
+    // One-hot per image: right for softmax/cost heads.
+    for (int b = 0; b < in.n; ++b) truth[size_t(b) * truth_per_image + data_rng() % truth_per_image] = 1.0f;
+  }
 
   // A small fixed rate: the benchmark must not diverge into NaNs/denormals over its steps.
   const float lr = 1e-4f;

@@ -245,6 +245,10 @@ void Network::prepare() {
 }
 
 Tensor Network::forward(const float* input) {
+  // Training-mode layers hold batch-statistics state and no inference primitives.
+  if (training_)
+    fail("Network::forward: the network is in training mode; call set_training(false) first "
+         "(or forward_backward to train)");
   if (!planned_) plan_arena();
   if (!prepared_) prepare();
   Shape in_shape = input_shape();
