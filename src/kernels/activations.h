@@ -76,6 +76,14 @@ MISHNET_HD float x_exp_x_tail(float x) {
   return x * expf(x + 32.0f) * 1.26641655e-14f;  // e^-32
 }
 
+// 1 − tanh²(u) = 4e/(1+e)² with e = e^(−2|u|): no cancellation where tanh(u) is near ±1
+// (1 − t² loses a third of the digits at |u| = 4, and its result depended on FMA contraction).
+MISHNET_HD float sech_squared(float u) {
+  float e = expf(-2.0f * fabsf(u));
+  float d = 1.0f + e;
+  return 4.0f * e / (d * d);
+}
+
 // Mish, ACTIVATIONS.md §1.6. With e = e^x, n = e(e+2) and d = n+2, tanh(softplus(x)) = n/d.
 // x·n/d is accurate where the result is small, x − 2x/d where it is near x; nothing overflows
 // (n <= e^40), so the form survives fast-math and __expf. Below -80, n/d = e^x(1 − e^x/2 + ...)
@@ -389,14 +397,8 @@ MISHNET_HD float activation_gradient(Activation a, float x, float y) {
     case Activation::fts: return x >= 0.0f ? swish_gradient(x) : 0.0f;
     case Activation::sinerelu: return x > 0.0f ? 1.0f : kSineReluEpsilon * (cosf(x) + sinf(x));
     case Activation::soft_clipping: return soft_clipping_gradient(x);
-    case Activation::weighted_tanh: {
-      float t = tanhf(kWeightedTanhW * x);
-      return kWeightedTanhW * (1.0f - t * t);
-    }
-    case Activation::lecun_tanh: {
-      float t = tanhf(kLecunB * x);
-      return kLecunA * kLecunB * (1.0f - t * t);
-    }
+    case Activation::weighted_tanh: return kWeightedTanhW * sech_squared(kWeightedTanhW * x);
+    case Activation::lecun_tanh: return kLecunA * kLecunB * sech_squared(kLecunB * x);
     case Activation::beta_mish: return beta_mish_gradient(x);
     case Activation::count: break;
   }
