@@ -1,4 +1,4 @@
-// ClassificationLoader: loader threads build upcoming mini-batches (a bounded window of
+// ClassificationLoader: loader threads (prefetch_window.h) build upcoming mini-batches (a bounded window of
 // `prefetch` of them) while the trainer works on the current one.
 //
 // Determinism: mini-batch k holds the images at global positions g = k*batch + i. Which image
@@ -8,16 +8,14 @@
 // threads, in any order, produce the same bytes; an out-of-order request (a resumed run) just
 // restarts the window there.
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
-#include <exception>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "data/augment.h"
+#include "data/prefetch_window.h"
 #include "mishnet/classification_data.h"
 #include "mishnet/error.h"
 #include "mishnet/image.h"
@@ -30,11 +28,6 @@ namespace {
 // derive_seed(seed, iteration) generators, whose counters are small.
 constexpr uint64_t kPermutationStream = ~uint64_t(0) - 1;
 constexpr uint64_t kAugmentStream = ~uint64_t(0) - 2;
-
-struct Built {
-  std::vector<float> images, truth;
-  std::exception_ptr error;
-};
 
 }  // namespace
 
@@ -55,16 +48,8 @@ struct ClassificationLoader::Impl {
   std::mutex permutation_mutex;
   std::map<std::pair<uint64_t, int64_t>, std::shared_ptr<const std::vector<uint32_t>>> permutations;
 
-  // The prefetch window: mini-batches [window_start, next_unclaimed) are built or being built;
-  // `generation` changes when the window restarts, so work claimed before is dropped.
-  std::mutex mutex;
-  std::condition_variable work_cv, ready_cv;
-  bool stop = false;
-  uint64_t seed = 1;
-  int64_t window_start = 0, next_unclaimed = 0;
-  uint64_t generation = 0;
-  std::map<int64_t, Built> ready;
-  std::vector<std::thread> workers;
+  // Mini-batches built ahead on the loader threads (prefetch_window.h).
+  std::unique_ptr<data::PrefetchWindow> window;
 
   std::shared_ptr<const std::vector<uint32_t>> permutation(uint64_t seed_value, int64_t epoch) {
     auto key = std::make_pair(seed_value, epoch);
@@ -150,35 +135,13 @@ struct ClassificationLoader::Impl {
     std::copy(sample.truth.begin(), sample.truth.end(), truth_out);
   }
 
-  void build(int64_t k, uint64_t seed_value, Built& out) {
+  void build(int64_t k, uint64_t seed_value, data::BuiltBatch& out) {
     const int b = options.batch;
     out.images.resize(size_t(b) * image_floats);
     out.truth.resize(size_t(b) * classes);
     for (int i = 0; i < b; ++i)
       make_sample(k * b + i, seed_value, out.images.data() + size_t(i) * image_floats,
                   out.truth.data() + size_t(i) * classes);
-  }
-
-  void worker_loop() {
-    std::unique_lock<std::mutex> lock(mutex);
-    for (;;) {
-      work_cv.wait(lock, [&] { return stop || next_unclaimed < window_start + options.prefetch; });
-      if (stop) return;
-      const int64_t k = next_unclaimed++;
-      const uint64_t gen = generation, seed_value = seed;
-      lock.unlock();
-      Built built;
-      try {
-        build(k, seed_value, built);
-      } catch (...) {
-        built.error = std::current_exception();
-      }
-      lock.lock();
-      if (gen == generation) {
-        ready[k] = std::move(built);
-        ready_cv.notify_all();
-      }
-    }
   }
 };
 
@@ -197,73 +160,26 @@ ClassificationLoader::ClassificationLoader(ClassificationList list, const NetCon
                  "classifier training ignores it\n";
   d.list = std::move(list);
   d.options = options;
-  d.seed = options.seed;
   d.image_floats = size_t(d.settings.width) * size_t(d.settings.height) * size_t(d.settings.channels);
   d.classes = d.list.labels.size();
   d.bad.assign(d.list.images.size(), 0);
-  for (int t = 0; t < options.threads; ++t) d.workers.emplace_back([&d] { d.worker_loop(); });
+  d.window = std::make_unique<data::PrefetchWindow>(
+      [&d](int64_t k, uint64_t seed, data::BuiltBatch& out) { d.build(k, seed, out); }, options.threads,
+      options.prefetch, options.seed);
 }
 
-ClassificationLoader::~ClassificationLoader() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    impl_->stop = true;
-  }
-  impl_->work_cv.notify_all();
-  for (std::thread& t : impl_->workers) t.join();
-}
+ClassificationLoader::~ClassificationLoader() { impl_->window.reset(); }
 
 void ClassificationLoader::fill(int64_t minibatch_index, float* images, float* truth) {
-  Impl& d = *impl_;
   if (minibatch_index < 0) fail("ClassificationLoader: mini-batch index ", minibatch_index, " is negative");
-  Built built;
-  if (d.workers.empty()) {
-    uint64_t seed_value;
-    {
-      std::lock_guard<std::mutex> lock(d.mutex);
-      seed_value = d.seed;
-    }
-    d.build(minibatch_index, seed_value, built);
-  } else {
-    std::unique_lock<std::mutex> lock(d.mutex);
-    if (minibatch_index < d.window_start || minibatch_index > d.next_unclaimed) {
-      // Not in the window (a resumed or rewound run): restart it here.
-      d.ready.clear();
-      d.window_start = d.next_unclaimed = minibatch_index;
-      ++d.generation;
-    } else {
-      d.ready.erase(d.ready.begin(), d.ready.lower_bound(minibatch_index));
-      d.window_start = minibatch_index;
-    }
-    d.work_cv.notify_all();
-    d.ready_cv.wait(lock, [&] { return d.ready.count(minibatch_index) > 0; });
-    auto it = d.ready.find(minibatch_index);
-    built = std::move(it->second);
-    d.ready.erase(it);
-    d.window_start = minibatch_index + 1;
-    lock.unlock();
-    d.work_cv.notify_all();
-  }
-  if (built.error) std::rethrow_exception(built.error);
+  data::BuiltBatch built = impl_->window->fetch(minibatch_index);
   std::memcpy(images, built.images.data(), built.images.size() * sizeof(float));
   std::memcpy(truth, built.truth.data(), built.truth.size() * sizeof(float));
 }
 
-void ClassificationLoader::set_seed(uint64_t seed) {
-  Impl& d = *impl_;
-  std::lock_guard<std::mutex> lock(d.mutex);
-  if (seed == d.seed) return;
-  d.seed = seed;
-  d.ready.clear();
-  d.next_unclaimed = d.window_start;
-  ++d.generation;
-  d.work_cv.notify_all();
-}
+void ClassificationLoader::set_seed(uint64_t seed) { impl_->window->set_seed(seed); }
 
-uint64_t ClassificationLoader::seed() const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->seed;
-}
+uint64_t ClassificationLoader::seed() const { return impl_->window->seed(); }
 
 int ClassificationLoader::batch() const { return impl_->options.batch; }
 int ClassificationLoader::classes() const { return int(impl_->classes); }

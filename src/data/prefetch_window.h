@@ -2,7 +2,7 @@
 // mini-batches past the one asked for last. Built for loaders whose mini-batch k is a function
 // of (seed, k) alone: a request outside the window (a resumed run) restarts it there, and work
 // begun for an old seed or window is dropped, so the thread count and timing never show in the
-// data. Used by the detection loader.
+// data. Used by the classification and detection loaders.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
