@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -145,6 +146,40 @@ TEST(CudaGather, BroadcastFactorIndexMatchesTheReferenceOp) {
     for (size_t i = 0; i < shape.size(); ++i)
       got[i] = x[i] * s[cuda::broadcast_factor_index(mode, plane, per_image, i)];
     expect_close(got, want, 0.0f, 0.0f, "broadcast multiply");
+  }
+}
+
+TEST(CudaGather, InterleavedPixelsBecomePlanarUnitFloats) {
+  const int batch = 2, h = 3, w = 4, channels = 3;
+  std::vector<unsigned char> bytes(size_t(batch) * h * w * channels);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<unsigned char>((i * 37) % 256);
+  size_t i = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int k = 0; k < channels; ++k)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x, ++i) {
+          const unsigned char v = bytes[((size_t(b) * h + y) * w + x) * channels + k];
+          ASSERT_EQ(cuda::planar_value_from_interleaved(bytes.data(), h, w, channels, i),
+                    float(v) / 255.0f);
+        }
+}
+
+TEST(CudaGather, SoftmaxBackwardBodyIsTheJacobianProduct) {
+  // p = softmax(z / T): dL/dz_j = sum_i dy_i dp_i/dz_j = p_j (dy_j - sum_i dy_i p_i) / T.
+  const int n = 6;
+  const float t = 2.0f;
+  const std::vector<float> z = uniform_values(n, 7, -3.0f, 3.0f), dy = uniform_values(n, 8);
+  std::vector<double> p(n);
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += std::exp(z[size_t(i)] / t);
+  for (int i = 0; i < n; ++i) p[size_t(i)] = std::exp(z[size_t(i)] / t) / sum;
+  std::vector<float> pf(p.begin(), p.end()), dx(n, 0.5f);
+  cuda::softmax_backward_strided(pf.data(), dy.data(), dx.data(), n, 1, t);
+  for (int j = 0; j < n; ++j) {
+    double want = 0.0;
+    for (int i = 0; i < n; ++i)
+      want += dy[size_t(i)] * p[size_t(i)] * ((i == j ? 1.0 : 0.0) - p[size_t(j)]) / t;
+    EXPECT_NEAR(dx[size_t(j)], 0.5 + want, 1e-6) << j;
   }
 }
 

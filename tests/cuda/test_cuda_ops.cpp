@@ -18,6 +18,7 @@
 #include "backend/cuda/cublas_inner_product.h"
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/cudnn_convolution.h"
+#include "backend/cuda/gather_kernels.h"
 #include "kernels/optimizer.h"
 #include "kernels/softmax.h"
 #include "ops/activation_op.h"
@@ -468,6 +469,45 @@ TEST(CudaOps, SoftmaxAndCrossEntropyMatchTheReference) {
   const double gloss = cuda::softmax_cross_entropy(gp2.data(), gt.data(), gdelta.data(), src.size(), 2.0f);
   EXPECT_NEAR(gloss, loss, 1e-5 * loss);
   expect_close(gdelta.to_host(), delta, 0.0f, 0.0f, "cross-entropy delta");
+}
+
+TEST(CudaOps, SoftmaxBackwardAndInputConversionMatchTheCpu) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  const int images = 2, groups = 3, group_size = 7, image_size = groups * group_size;
+  const std::vector<float> z = uniform_values(size_t(images) * image_size, 151, -4.0f, 4.0f),
+                           dy = uniform_values(z.size(), 152);
+  std::vector<float> p(z.size());
+  ops::softmax_groups_reference(z.data(), p.data(), images, image_size, groups, group_size, 1.5f);
+  std::vector<float> dx(z.size(), 0.5f);
+  for (int g = 0; g < images * groups; ++g)
+    cuda::softmax_backward_strided(p.data() + size_t(g) * group_size, dy.data() + size_t(g) * group_size,
+                                   dx.data() + size_t(g) * group_size, group_size, 1, 1.5f);
+  auto gp = to_device(p), gdy = to_device(dy), gdx = to_device(std::vector<float>(z.size(), 0.5f));
+  cuda::softmax_groups_backward(gp.data(), gdy.data(), gdx.data(), images, image_size, groups,
+                                group_size, 1.5f);
+  expect_close(gdx.to_host(), dx, 1e-5f, 1e-7f, "softmax groups backward");
+
+  // Channels: 3 channels x 7 positions per image.
+  std::vector<float> dxc(z.size(), 0.5f);
+  for (int b = 0; b < images; ++b)
+    for (int q = 0; q < 7; ++q) {
+      const size_t base = size_t(b) * image_size + size_t(q);
+      cuda::softmax_backward_strided(p.data() + base, dy.data() + base, dxc.data() + base, 3, 7, 1.5f);
+    }
+  auto gdxc = to_device(std::vector<float>(z.size(), 0.5f));
+  cuda::softmax_channels_backward(gp.data(), gdy.data(), gdxc.data(), images, 3, 7, 1.5f);
+  expect_close(gdxc.to_host(), dxc, 1e-5f, 1e-7f, "softmax channels backward");
+
+  const int batch = 2, h = 5, w = 6, channels = 3;
+  std::vector<uint8_t> bytes(size_t(batch) * h * w * channels);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t((i * 53) % 256);
+  std::vector<float> planar(bytes.size());
+  for (size_t i = 0; i < planar.size(); ++i)
+    planar[i] = cuda::planar_value_from_interleaved(bytes.data(), h, w, channels, i);
+  cuda::DeviceArray<uint8_t> gbytes(bytes);
+  cuda::DeviceArray<float> gplanar(planar.size());
+  cuda::planar_from_interleaved(gbytes.data(), gplanar.data(), batch, h, w, channels);
+  expect_close(gplanar.to_host(), planar, 0.0f, 0.0f, "input conversion");
 }
 
 TEST(CudaOps, OptimizerUpdatesMatchTheCpuArithmetic) {

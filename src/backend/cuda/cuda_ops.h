@@ -127,6 +127,14 @@ void softmax_groups(const float* src, float* dst, int images, int image_size, in
                     int group_size, float temperature, StreamHandle stream = nullptr);
 void softmax_channels(const float* src, float* dst, int images, int channels, int spatial,
                       float temperature, StreamHandle stream = nullptr);
+// Backward of softmax_groups / softmax_channels without a loss: dsrc += p * (ddst - sum(ddst *
+// p)) / temperature per group (layers/softmax.cpp).
+void softmax_groups_backward(const float* p, const float* ddst, float* dsrc, int images,
+                             int image_size, int groups, int group_size, float temperature,
+                             StreamHandle stream = nullptr);
+void softmax_channels_backward(const float* p, const float* ddst, float* dsrc, int images,
+                               int channels, int spatial, float temperature,
+                               StreamHandle stream = nullptr);
 // delta = (p - t) / temperature for n values; returns the loss -sum t log p (waits for the
 // stream: the loss comes back to the host).
 double softmax_cross_entropy(const float* p, const float* truth, float* delta, size_t n,
@@ -137,6 +145,12 @@ void sgd_update(const kernels::SgdStep& p, float* w, float* velocity, const floa
                 StreamHandle stream = nullptr);
 void adam_update(const kernels::AdamStep& p, float* w, float* m, float* v, const float* grad, size_t n,
                  StreamHandle stream = nullptr);
+
+// --- Input (data/image.cpp's load_image conversion) ---
+// dst (batch x channels x h x w floats in [0, 1]) from interleaved 8-bit pixels (batch x h x w x
+// channels), for batches uploaded as bytes (4x less to copy than floats).
+void planar_from_interleaved(const uint8_t* src, float* dst, int batch, int h, int w, int channels,
+                             StreamHandle stream = nullptr);
 
 // --- Detection heads (ops/detection_heads.h) ---
 void yolo_activate(const ops::HeadDesc& d, const float* src, float* dst, float scale_x_y,

@@ -167,4 +167,27 @@ MISHNET_HD size_t broadcast_factor_index(ops::Broadcast mode, size_t plane, size
   return i;
 }
 
+// Network input from decoded 8-bit pixels: element i of the planar float batch
+// (batch x channels x h x w) is the interleaved byte (y, x, k) of its image / 255, as
+// load_image does on the CPU.
+MISHNET_HD float planar_value_from_interleaved(const unsigned char* src, int h, int w, int channels,
+                                         size_t i) {
+  const size_t plane = size_t(h) * size_t(w);
+  const size_t image = i / (plane * size_t(channels));
+  const size_t k = (i / plane) % size_t(channels), cell = i % plane;
+  return float(src[(image * plane + cell) * size_t(channels) + k]) / 255.0f;
+}
+
+// Softmax backward for one group of n probabilities p spaced `stride` apart:
+// dx += p * (dy - sum(dy * p)) / temperature, the sum in double (layers/softmax.cpp).
+MISHNET_HD void softmax_backward_strided(const float* p, const float* dy, float* dx, int n,
+                                         size_t stride, float temperature) {
+  double dot = 0.0;
+  for (int i = 0; i < n; ++i) dot += double(dy[size_t(i) * stride]) * p[size_t(i) * stride];
+  for (int i = 0; i < n; ++i) {
+    const size_t k = size_t(i) * stride;
+    dx[k] += p[k] * (dy[k] - float(dot)) / temperature;
+  }
+}
+
 }  // namespace mishnet::cuda

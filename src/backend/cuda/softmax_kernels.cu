@@ -2,6 +2,7 @@
 // kernels::softmax_strided, as ops/softmax_reference.cpp does per group.
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/device_memory.h"
+#include "backend/cuda/gather_kernels.h"
 #include "backend/cuda/kernel_util.cuh"
 #include "kernels/softmax.h"
 
@@ -22,6 +23,25 @@ __global__ void softmax_channels_kernel(const float* src, float* dst, int channe
   MISHNET_GRID_STRIDE_LOOP(p, pixels) {
     const size_t base = (p / spatial) * size_t(channels) * spatial + p % spatial;
     kernels::softmax_strided(src + base, dst + base, channels, spatial, temperature);
+  }
+}
+
+__global__ void softmax_groups_backward_kernel(const float* p, const float* ddst, float* dsrc,
+                                               int groups, int image_size, int group_size,
+                                               float temperature, size_t total_groups) {
+  MISHNET_GRID_STRIDE_LOOP(g, total_groups) {
+    const size_t base = (g / groups) * size_t(image_size) + (g % groups) * size_t(group_size);
+    softmax_backward_strided(p + base, ddst + base, dsrc + base, group_size, 1, temperature);
+  }
+}
+
+__global__ void softmax_channels_backward_kernel(const float* p, const float* ddst, float* dsrc,
+                                                 int channels, int spatial, float temperature,
+                                                 size_t pixels) {
+  MISHNET_GRID_STRIDE_LOOP(q, pixels) {
+    const size_t base = (q / spatial) * size_t(channels) * spatial + q % spatial;
+    softmax_backward_strided(p + base, ddst + base, dsrc + base, channels, size_t(spatial),
+                             temperature);
   }
 }
 
@@ -52,6 +72,24 @@ void softmax_channels(const float* src, float* dst, int images, int channels, in
   const size_t pixels = size_t(images) * size_t(spatial);
   launch_elements("launch of softmax_channels_kernel", pixels, stream, softmax_channels_kernel,
                   src, dst, channels, spatial, temperature, pixels);
+}
+
+void softmax_groups_backward(const float* p, const float* ddst, float* dsrc, int images,
+                             int image_size, int groups, int group_size, float temperature,
+                             StreamHandle stream) {
+  const size_t total = size_t(images) * size_t(groups);
+  launch_elements("launch of softmax_groups_backward_kernel", total, stream,
+                  softmax_groups_backward_kernel, p, ddst, dsrc, groups, image_size, group_size,
+                  temperature, total);
+}
+
+void softmax_channels_backward(const float* p, const float* ddst, float* dsrc, int images,
+                               int channels, int spatial, float temperature,
+                               StreamHandle stream) {
+  const size_t pixels = size_t(images) * size_t(spatial);
+  launch_elements("launch of softmax_channels_backward_kernel", pixels, stream,
+                  softmax_channels_backward_kernel, p, ddst, dsrc, channels, spatial, temperature,
+                  pixels);
 }
 
 double softmax_cross_entropy(const float* p, const float* truth, float* delta, size_t n,

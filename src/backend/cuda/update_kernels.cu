@@ -1,6 +1,7 @@
-// Optimizer updates and the [yolo] head activation on the GPU: per-element functions of
+// Optimizer updates, input conversion and the [yolo] head activation on the GPU: per-element functions of
 // kernels/optimizer.h and kernels/detection_heads.h, the ones the CPU code calls.
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/gather_kernels.h"
 #include "backend/cuda/kernel_util.cuh"
 #include "kernels/detection_heads.h"
 #include "kernels/optimizer.h"
@@ -26,7 +27,19 @@ __global__ void yolo_activate_kernel(int entries, int spatial, const float* src,
   }
 }
 
+__global__ void planar_from_interleaved_kernel(const uint8_t* src, float* dst, int h, int w,
+                                               int channels, size_t total) {
+  MISHNET_GRID_STRIDE_LOOP(i, total) dst[i] = planar_value_from_interleaved(src, h, w, channels, i);
+}
+
 }  // namespace
+
+void planar_from_interleaved(const uint8_t* src, float* dst, int batch, int h, int w, int channels,
+                             StreamHandle stream) {
+  const size_t total = size_t(batch) * size_t(channels) * size_t(h) * size_t(w);
+  launch_elements("launch of planar_from_interleaved_kernel", total, stream,
+                  planar_from_interleaved_kernel, src, dst, h, w, channels, total);
+}
 
 void sgd_update(const kernels::SgdStep& p, float* w, float* velocity, const float* grad, size_t n,
                 StreamHandle stream) {
