@@ -144,7 +144,6 @@ TEST(DetectionAugment, BoxesFollowMosaicAndCutmix) {
 }
 
 TEST(DetectionAugment, MixupAveragesAndKeepsBothBoxSets) {
-  DetectionAugmentSettings s = geometry_only(32, 32);
   const DetectionSample a = source_image(32, 32, {{0, 0, 0, 10, 10}});
   const DetectionSample b = source_image(32, 32, {{1, 20, 20, 30, 30}, {2, 0, 20, 5, 30}});
   DetectionSample base = a;
@@ -179,7 +178,9 @@ TEST(DetectionAugment, BlurKeepsObjectsAndNoiseIsBounded) {
     for (int y = 20; y < 44; ++y)
       for (int x = 20; x < 44; ++x) {
         // The whole-image mode blurs the object's edges; its centre stays the colour.
-        if (x > 28 && x < 36 && y > 28 && y < 36) ASSERT_NEAR(t.image.at(x, y, 0), 1.0f, 1e-3f);
+        if (x > 28 && x < 36 && y > 28 && y < 36) {
+          ASSERT_NEAR(t.image.at(x, y, 0), 1.0f, 1e-3f);
+        }
       }
     if (t.image.at(4, 5, 1) != 1.0f) ++blurred_background;
   }
