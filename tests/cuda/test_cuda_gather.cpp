@@ -14,6 +14,7 @@
 #include "backend/cuda/gather_kernels.h"
 #include "cuda_test_util.h"
 #include "ops/broadcast_multiply.h"
+#include "ops/crop.h"
 #include "ops/pool2d.h"
 #include "ops/reorg.h"
 #include "ops/upsample.h"
@@ -146,6 +147,28 @@ TEST(CudaGather, BroadcastFactorIndexMatchesTheReferenceOp) {
     for (size_t i = 0; i < shape.size(); ++i)
       got[i] = x[i] * s[cuda::broadcast_factor_index(mode, plane, per_image, i)];
     expect_close(got, want, 0.0f, 0.0f, "broadcast multiply");
+  }
+}
+
+TEST(CudaGather, CropIndexMatchesTheReferenceOp) {
+  const Shape shape{2, 3, 7, 9};
+  const std::vector<float> x = uniform_values(shape.size(), 9);
+  for (bool flip : {false, true}) {
+    ops::CropWindow win;
+    win.top = 2;
+    win.left = 3;
+    win.out_h = 4;
+    win.out_w = 5;
+    win.flip = flip;
+    win.scale = 2.0f;
+    win.shift = -1.0f;
+    const size_t out_n = size_t(shape.n) * shape.c * win.out_h * win.out_w;
+    std::vector<float> want(out_n), got(out_n);
+    std::vector<float> xs = x;
+    ops::crop_reference(Tensor{xs.data(), shape}, win, want.data());
+    for (size_t o = 0; o < out_n; ++o)
+      got[o] = x[cuda::crop_source_index(shape.h, shape.w, win, o)] * win.scale + win.shift;
+    expect_close(got, want, 0.0f, 0.0f, flip ? "crop flipped" : "crop");
   }
 }
 

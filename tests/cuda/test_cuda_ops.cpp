@@ -23,7 +23,10 @@
 #include "kernels/softmax.h"
 #include "ops/activation_op.h"
 #include "ops/batchnorm_training.h"
+#include "ops/accumulate.h"
+#include "ops/batch_broadcast.h"
 #include "ops/broadcast_multiply.h"
+#include "ops/crop.h"
 #include "ops/channel_copy.h"
 #include "ops/conv2d_backward.h"
 #include "ops/detection_heads.h"
@@ -437,6 +440,48 @@ TEST(CudaOps, MaxpoolDepthReorgBroadcastAndDropoutMatchTheReference) {
     expect_close(gout.to_host(), out, 0.0f, 0.0f, "dropout forward");
     expect_close(gdin.to_host(), din, 0.0f, 0.0f, "dropout backward");
   }
+}
+
+TEST(CudaOps, CropImplicitAndAccumulateMatchTheReference) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  const Shape shape{2, 3, 7, 9};
+  const std::vector<float> x = uniform_values(shape.size(), 161);
+  ops::CropWindow win;
+  win.top = 1;
+  win.left = 2;
+  win.out_h = 5;
+  win.out_w = 6;
+  win.flip = true;
+  win.scale = 2.0f;
+  win.shift = -1.0f;
+  const size_t out_n = size_t(shape.n) * shape.c * win.out_h * win.out_w;
+  const std::vector<float> dy = uniform_values(out_n, 162);
+  std::vector<float> xs = x, y(out_n), dx(x.size(), 0.5f);
+  ops::crop_reference(Tensor{xs.data(), shape}, win, y.data());
+  ops::crop_backward_reference(shape, win, dy.data(), dx.data());
+  auto gx = to_device(x), gdy = to_device(dy), gdx = to_device(std::vector<float>(x.size(), 0.5f));
+  cuda::DeviceArray<float> gy(out_n);
+  cuda::crop(shape, gx.data(), win, gy.data());
+  cuda::crop_backward(shape, win, gdy.data(), gdx.data());
+  expect_close(gy.to_host(), y, 0.0f, 0.0f, "crop");
+  expect_close(gdx.to_host(), dx, 1e-6f, 1e-7f, "crop backward");
+
+  const size_t count = 50;
+  const int batch = 3;
+  const std::vector<float> one = uniform_values(count, 163), many = uniform_values(count * batch, 164);
+  std::vector<float> repeated(count * batch), summed(count, 1.0f), acc = one;
+  ops::broadcast_over_batch_reference(one.data(), count, batch, repeated.data());
+  ops::sum_over_batch_reference(many.data(), count, batch, summed.data());
+  ops::accumulate_reference(many.data(), count, acc.data());
+  auto gone = to_device(one), gmany = to_device(many), gsummed = to_device(std::vector<float>(count, 1.0f)),
+       gacc = to_device(one);
+  cuda::DeviceArray<float> grepeated(count * batch);
+  cuda::broadcast_over_batch(gone.data(), count, batch, grepeated.data());
+  cuda::sum_over_batch(gmany.data(), count, batch, gsummed.data());
+  cuda::accumulate(gmany.data(), count, gacc.data());
+  expect_close(grepeated.to_host(), repeated, 0.0f, 0.0f, "broadcast over batch");
+  expect_close(gsummed.to_host(), summed, 1e-6f, 1e-7f, "sum over batch");
+  expect_close(gacc.to_host(), acc, 0.0f, 0.0f, "accumulate");
 }
 
 TEST(CudaOps, SoftmaxAndCrossEntropyMatchTheReference) {

@@ -13,6 +13,7 @@
 #include "mishnet/activation.h"
 #include "mishnet/shape.h"
 #include "ops/broadcast_multiply.h"
+#include "ops/crop.h"
 #include "ops/detection_heads.h"
 #include "ops/pool2d.h"
 #include "ops/reorg.h"
@@ -121,6 +122,20 @@ void dropout_forward(size_t n, const float* in, const uint8_t* keep, float scale
                      StreamHandle stream = nullptr);
 void dropout_backward(size_t n, const float* dout, const uint8_t* keep, float scale, float* din,
                       StreamHandle stream = nullptr);
+
+// --- Crop, [implicit], accumulate (ops/crop.h, ops/batch_broadcast.h, ops/accumulate.h) ---
+void crop(const Shape& x_shape, const float* x, const ops::CropWindow& win, float* y,
+          StreamHandle stream = nullptr);
+// dx += scale * dy at the window's positions.
+void crop_backward(const Shape& x_shape, const ops::CropWindow& win, const float* dy, float* dx,
+                   StreamHandle stream = nullptr);
+// dst[b * count + i] = src[i]; its adjoint dst[i] += sum over b of src[b * count + i].
+void broadcast_over_batch(const float* src, size_t count, int batch, float* dst,
+                          StreamHandle stream = nullptr);
+void sum_over_batch(const float* src, size_t count, int batch, float* dst,
+                    StreamHandle stream = nullptr);
+// dst += src over n floats.
+void accumulate(const float* src, size_t n, float* dst, StreamHandle stream = nullptr);
 
 // --- Softmax and cross-entropy (ops/softmax_op.h, layers/softmax.cpp) ---
 void softmax_groups(const float* src, float* dst, int images, int image_size, int groups,

@@ -11,6 +11,7 @@
 #include "backend/cuda/launch_geometry.h"
 #include "kernels/host_device.h"
 #include "ops/broadcast_multiply.h"
+#include "ops/crop.h"
 #include "ops/pool2d.h"
 #include "ops/reorg.h"
 
@@ -188,6 +189,17 @@ MISHNET_HD void softmax_backward_strided(const float* p, const float* dy, float*
     const size_t k = size_t(i) * stride;
     dx[k] += p[k] * (dy[k] - float(dot)) / temperature;
   }
+}
+
+// [crop]: the input index (of a c x in_h x in_w image stack) that output o of the window reads
+// (outputs: planes x out_h x out_w); flip mirrors the columns. A window never reads an input
+// twice, so the backward scatter through this index is race-free.
+MISHNET_HD size_t crop_source_index(int in_h, int in_w, const ops::CropWindow& win, size_t o) {
+  const size_t out_plane = size_t(win.out_h) * size_t(win.out_w);
+  const size_t plane = o / out_plane, cell = o % out_plane;
+  const int r = int(cell / size_t(win.out_w)), j = int(cell % size_t(win.out_w));
+  const int col = win.flip ? win.left + win.out_w - 1 - j : win.left + j;
+  return (plane * size_t(in_h) + size_t(win.top + r)) * size_t(in_w) + size_t(col);
 }
 
 }  // namespace mishnet::cuda

@@ -1,4 +1,5 @@
-// maxpool_depth, [reorg], [scale_channels]/[sam] products and dropout on the GPU. Index bodies
+// maxpool_depth, [reorg], [scale_channels]/[sam] products, dropout, [crop], [implicit] and
+// accumulate on the GPU. Index bodies
 // come from gather_kernels.h (tested on the CPU); reductions run one block per factor.
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/gather_kernels.h"
@@ -88,6 +89,34 @@ __global__ void dropout_backward_kernel(const float* dout, const uint8_t* keep, 
   }
 }
 
+__global__ void crop_kernel(int in_h, int in_w, ops::CropWindow win, const float* x, float* y,
+                            size_t total) {
+  MISHNET_GRID_STRIDE_LOOP(o, total) y[o] = x[crop_source_index(in_h, in_w, win, o)] * win.scale + win.shift;
+}
+
+__global__ void crop_backward_kernel(int in_h, int in_w, ops::CropWindow win, const float* dy,
+                                     float* dx, size_t total) {
+  MISHNET_GRID_STRIDE_LOOP(o, total) dx[crop_source_index(in_h, in_w, win, o)] += win.scale * dy[o];
+}
+
+__global__ void broadcast_over_batch_kernel(const float* src, size_t count, float* dst,
+                                            size_t total) {
+  MISHNET_GRID_STRIDE_LOOP(i, total) dst[i] = src[i % count];
+}
+
+// One thread per value: the sum over the batch in a fixed order, in double as on the CPU.
+__global__ void sum_over_batch_kernel(const float* src, size_t count, int batch, float* dst) {
+  MISHNET_GRID_STRIDE_LOOP(i, count) {
+    double sum = 0.0;
+    for (int b = 0; b < batch; ++b) sum += src[size_t(b) * count + i];
+    dst[i] += float(sum);
+  }
+}
+
+__global__ void accumulate_kernel(const float* src, size_t n, float* dst) {
+  MISHNET_GRID_STRIDE_LOOP(i, n) dst[i] += src[i];
+}
+
 void check_reorg(const ops::ReorgGeometry& g) {
   const int s2 = g.stride * g.stride;
   if (g.stride < 1 || g.channels < s2 || g.channels % s2 != 0)
@@ -165,6 +194,40 @@ void broadcast_multiply_backward(const Shape& shape, ops::Broadcast mode, const 
       return;
     }
   }
+}
+
+void crop(const Shape& x_shape, const float* x, const ops::CropWindow& win, float* y,
+          StreamHandle stream) {
+  if (win.top < 0 || win.left < 0 || win.top + win.out_h > x_shape.h ||
+      win.left + win.out_w > x_shape.w)
+    fail("cuda::crop: window ", win.out_w, "x", win.out_h, " at (", win.left, ", ", win.top,
+         ") is outside the ", x_shape.w, "x", x_shape.h, " input");
+  const size_t total = size_t(x_shape.n) * size_t(x_shape.c) * size_t(win.out_h) * size_t(win.out_w);
+  launch_elements("launch of crop_kernel", total, stream, crop_kernel, x_shape.h, x_shape.w, win, x,
+                  y, total);
+}
+
+void crop_backward(const Shape& x_shape, const ops::CropWindow& win, const float* dy, float* dx,
+                   StreamHandle stream) {
+  const size_t total = size_t(x_shape.n) * size_t(x_shape.c) * size_t(win.out_h) * size_t(win.out_w);
+  launch_elements("launch of crop_backward_kernel", total, stream, crop_backward_kernel, x_shape.h,
+                  x_shape.w, win, dy, dx, total);
+}
+
+void broadcast_over_batch(const float* src, size_t count, int batch, float* dst,
+                          StreamHandle stream) {
+  const size_t total = count * size_t(batch);
+  launch_elements("launch of broadcast_over_batch_kernel", total, stream,
+                  broadcast_over_batch_kernel, src, count, dst, total);
+}
+
+void sum_over_batch(const float* src, size_t count, int batch, float* dst, StreamHandle stream) {
+  launch_elements("launch of sum_over_batch_kernel", count, stream, sum_over_batch_kernel, src,
+                  count, batch, dst);
+}
+
+void accumulate(const float* src, size_t n, float* dst, StreamHandle stream) {
+  launch_elements("launch of accumulate_kernel", n, stream, accumulate_kernel, src, n, dst);
 }
 
 void dropout_forward(size_t n, const float* in, const uint8_t* keep, float scale, float* out,
