@@ -15,6 +15,7 @@
 #include "cuda_test_util.h"
 #include "ops/broadcast_multiply.h"
 #include "ops/crop.h"
+#include "ops/detection_heads.h"
 #include "ops/pool2d.h"
 #include "ops/reorg.h"
 #include "ops/upsample.h"
@@ -169,6 +170,26 @@ TEST(CudaGather, CropIndexMatchesTheReferenceOp) {
     for (size_t o = 0; o < out_n; ++o)
       got[o] = x[cuda::crop_source_index(shape.h, shape.w, win, o)] * win.scale + win.shift;
     expect_close(got, want, 0.0f, 0.0f, flip ? "crop flipped" : "crop");
+  }
+}
+
+TEST(CudaGather, RegionCellBodyMatchesTheReferenceOp) {
+  ops::HeadDesc d;
+  d.batch = 2;
+  d.anchors = 3;
+  d.entries = 5 + 6;
+  d.spatial = 4 * 5;
+  const size_t n = size_t(d.batch) * d.anchors * d.entries * d.spatial;
+  const std::vector<float> src = uniform_values(n, 10, -6.0f, 6.0f);
+  for (bool softmax : {false, true}) {
+    std::vector<float> want(n);
+    ops::region_activate_reference(d, src.data(), want.data(), softmax);
+    std::vector<float> got = src;
+    for (int block = 0; block < d.batch * d.anchors; ++block)
+      for (int cell = 0; cell < d.spatial; ++cell)
+        cuda::region_activate_cell(got.data() + size_t(block) * d.entries * d.spatial, d.entries,
+                                   d.spatial, cell, softmax);
+    expect_close(got, want, 0.0f, 0.0f, softmax ? "region softmax" : "region");
   }
 }
 

@@ -578,7 +578,7 @@ TEST(CudaOps, OptimizerUpdatesMatchTheCpuArithmetic) {
   expect_close(gs.to_host(), s, 1e-6f, 1e-7f, "adam s");
 }
 
-TEST(CudaOps, YoloActivationMatchesTheReference) {
+TEST(CudaOps, YoloAndRegionActivationsMatchTheReference) {
   MISHNET_REQUIRE_CUDA_DEVICE();
   ops::HeadDesc d;
   d.batch = 2;
@@ -594,6 +594,14 @@ TEST(CudaOps, YoloActivationMatchesTheReference) {
     cuda::DeviceArray<float> gdst(src.size());
     cuda::yolo_activate(d, gsrc.data(), gdst.data(), 1.05f, new_coords);
     expect_close(gdst.to_host(), want, kRtol, kAtol, new_coords ? "new_coords" : "logistic");
+  }
+  for (bool softmax : {false, true}) {
+    std::vector<float> want(src.size());
+    ops::region_activate_reference(d, src.data(), want.data(), softmax);
+    auto gsrc = to_device(src);
+    cuda::DeviceArray<float> gdst(src.size());
+    cuda::region_activate(d, gsrc.data(), gdst.data(), softmax);
+    expect_close(gdst.to_host(), want, 1e-5f, 1e-6f, softmax ? "region softmax" : "region");
   }
 }
 

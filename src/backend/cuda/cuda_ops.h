@@ -171,4 +171,9 @@ void planar_from_interleaved(const uint8_t* src, float* dst, int batch, int h, i
 void yolo_activate(const ops::HeadDesc& d, const float* src, float* dst, float scale_x_y,
                    bool new_coords, StreamHandle stream = nullptr);
 
+// [region] in inference (ops::region_activate_reference): logistic on objectness, softmax over
+// the classes when `softmax`; coordinates pass through. dst may equal src.
+void region_activate(const ops::HeadDesc& d, const float* src, float* dst, bool softmax,
+                     StreamHandle stream = nullptr);
+
 }  // namespace mishnet::cuda

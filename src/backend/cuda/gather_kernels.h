@@ -9,7 +9,9 @@
 #include <cstdint>
 
 #include "backend/cuda/launch_geometry.h"
+#include "kernels/activations.h"
 #include "kernels/host_device.h"
+#include "kernels/softmax.h"
 #include "ops/broadcast_multiply.h"
 #include "ops/crop.h"
 #include "ops/pool2d.h"
@@ -200,6 +202,19 @@ MISHNET_HD size_t crop_source_index(int in_h, int in_w, const ops::CropWindow& w
   const int r = int(cell / size_t(win.out_w)), j = int(cell % size_t(win.out_w));
   const int col = win.flip ? win.left + win.out_w - 1 - j : win.left + j;
   return (plane * size_t(in_h) + size_t(win.top + r)) * size_t(in_w) + size_t(col);
+}
+
+// [region] head in inference (ops::region_activate_reference) for one cell of one anchor: the
+// anchor's block of entries x spatial values starts at `block`; logistic on the objectness
+// (entry 4), and a softmax over the classes (entries 5..) when `softmax`. In place.
+MISHNET_HD void region_activate_cell(float* block, int entries, int spatial, int cell,
+                                     bool softmax) {
+  float* obj = block + size_t(4) * size_t(spatial) + size_t(cell);
+  *obj = kernels::logistic(*obj);
+  if (softmax) {
+    float* classes = block + size_t(5) * size_t(spatial) + size_t(cell);
+    kernels::softmax_strided(classes, classes, entries - 5, spatial, 1.0f);
+  }
 }
 
 }  // namespace mishnet::cuda

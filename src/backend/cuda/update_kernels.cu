@@ -1,6 +1,7 @@
-// Optimizer updates, input conversion and the [yolo] head activation on the GPU: per-element functions of
+// Optimizer updates, input conversion and the [yolo]/[region] head activations on the GPU: per-element functions of
 // kernels/optimizer.h and kernels/detection_heads.h, the ones the CPU code calls.
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/device_memory.h"
 #include "backend/cuda/gather_kernels.h"
 #include "backend/cuda/kernel_util.cuh"
 #include "kernels/detection_heads.h"
@@ -32,7 +33,26 @@ __global__ void planar_from_interleaved_kernel(const uint8_t* src, float* dst, i
   MISHNET_GRID_STRIDE_LOOP(i, total) dst[i] = planar_value_from_interleaved(src, h, w, channels, i);
 }
 
+// One thread per (image, anchor, cell).
+__global__ void region_activate_kernel(int entries, int spatial, float* dst, bool softmax,
+                                       size_t cells) {
+  MISHNET_GRID_STRIDE_LOOP(q, cells) {
+    const size_t block = q / size_t(spatial);  // image * anchors + anchor
+    region_activate_cell(dst + block * size_t(entries) * size_t(spatial), entries, spatial,
+                         int(q % size_t(spatial)), softmax);
+  }
+}
+
 }  // namespace
+
+void region_activate(const ops::HeadDesc& d, const float* src, float* dst, bool softmax,
+                     StreamHandle stream) {
+  const size_t total = size_t(d.batch) * size_t(d.anchors) * size_t(d.entries) * size_t(d.spatial);
+  if (dst != src) copy_on_device(dst, src, total * sizeof(float), stream);
+  const size_t cells = size_t(d.batch) * size_t(d.anchors) * size_t(d.spatial);
+  launch_elements("launch of region_activate_kernel", cells, stream, region_activate_kernel,
+                  d.entries, d.spatial, dst, softmax, cells);
+}
 
 void planar_from_interleaved(const uint8_t* src, float* dst, int batch, int h, int w, int channels,
                              StreamHandle stream) {
