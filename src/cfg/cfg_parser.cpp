@@ -7,18 +7,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/text.h"
 #include "mishnet/error.h"
 
 namespace mishnet {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
 
 // Darknet ignores all whitespace inside a line ("anchors = 10,13,  16,30").
 std::string strip_spaces(const std::string& s) {

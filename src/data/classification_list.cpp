@@ -6,18 +6,12 @@
 #include <sstream>
 
 #include "mishnet/classification_data.h"
+#include "core/text.h"
 #include "mishnet/error.h"
 
 namespace mishnet {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 std::string joined(const std::vector<std::string>& labels, const std::vector<int>& which) {
   std::string out;

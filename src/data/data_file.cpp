@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/text.h"
 #include "mishnet/error.h"
 
 namespace mishnet {
@@ -16,13 +17,6 @@ namespace {
 const char* const kKnownKeys[] = {"classes", "train",  "valid",  "test",   "names",     "labels",
                                   "backup",  "eval",   "top",    "results", "map",      "leaves",
                                   "difficult", "train_labels", "valid_labels", "prefix"};
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 std::string read_text(const std::string& path, const char* what) {
   std::error_code ec;

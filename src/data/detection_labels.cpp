@@ -9,18 +9,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/text.h"
 #include "mishnet/error.h"
 
 namespace mishnet {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 bool is_separator(char c) { return c == '/' || c == '\\'; }
 

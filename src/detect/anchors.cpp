@@ -8,18 +8,12 @@
 #include <random>
 #include <sstream>
 
+#include "core/text.h"
 #include "mishnet/error.h"
 
 namespace mishnet {
 
 namespace {
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 // Nearest anchor (highest IoU; the first of equals) of a size.
 size_t nearest(const AnchorSize& s, const std::vector<AnchorSize>& centres, float* iou_out = nullptr) {

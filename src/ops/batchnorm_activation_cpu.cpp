@@ -3,6 +3,7 @@
 #include "kernels/batchnorm.h"
 #include "mishnet/error.h"
 #include "ops/batchnorm_activation.h"
+#include "ops/batchnorm_statistics.h"
 #include "ops/vector_math.h"
 
 namespace mishnet::ops {
@@ -16,31 +17,12 @@ void forward(const Tensor& x, const float* scales, const float* biases, float* r
              float* rolling_variance, float momentum, const BatchNormBuffers& buf, float* y) {
   const Shape s = x.shape;
   const size_t hw = size_t(s.h) * size_t(s.w);
-  const double count = double(s.n) * double(hw);
 #pragma omp parallel for schedule(static) if (s.size() > 16384)
   for (int c = 0; c < s.c; ++c) {
-    // Sums per plane in float (vectorised), across planes in double, as the reference.
-    double sum = 0.0;
-    for (int b = 0; b < s.n; ++b) {
-      const float* p = x.data + (size_t(b) * s.c + c) * hw;
-      float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-      for (size_t i = 0; i < hw; ++i) part += p[i];
-      sum += part;
-    }
-    const float mean = float(sum / count);
-    double sq = 0.0;
-    for (int b = 0; b < s.n; ++b) {
-      const float* p = x.data + (size_t(b) * s.c + c) * hw;
-      float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-      for (size_t i = 0; i < hw; ++i) part += (p[i] - mean) * (p[i] - mean);
-      sq += part;
-    }
-    const double var = sq / count;
-    buf.mean[c] = mean;
-    buf.variance[c] = float(var);
-    const float inv_std = 1.0f / std::sqrt(float(var) + kernels::kBatchNormEpsilon);
+    const ChannelStatistics st = channel_statistics(x, c);
+    const float mean = st.mean;
+    const float inv_std = record_channel_statistics(st, c, momentum, buf, rolling_mean,
+                                                    rolling_variance);
     const float scale = scales[c], bias = biases[c];
     for (int b = 0; b < s.n; ++b) {
       const size_t off = (size_t(b) * s.c + c) * hw;
@@ -54,9 +36,6 @@ void forward(const Tensor& x, const float* scales, const float* biases, float* r
         yp[i] = vec::activate<A>(scale * v + bias);
       }
     }
-    const double unbiased = count > 1 ? sq / (count - 1) : var;
-    rolling_mean[c] = (1.0f - momentum) * rolling_mean[c] + momentum * mean;
-    rolling_variance[c] = (1.0f - momentum) * rolling_variance[c] + momentum * float(unbiased);
   }
 }
 
