@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "cli/command.h"
 #include "cli/training_setup.h"
@@ -104,6 +106,24 @@ void run_detector_train(DetectorTrainArgs& a) {
       return r.map;
     };
   }
+
+  // Darknet's per-head figures after each iteration's loss line: IoU, class, objectness at the
+  // trained anchors, objectness elsewhere, recall at 0.5 and the anchors trained.
+  std::vector<const YoloLayer*> heads;
+  for (int i = 0; i < net.num_layers(); ++i)
+    if (auto* y = dynamic_cast<const YoloLayer*>(&net.layer(i))) heads.push_back(y);
+  loop.iteration_note = [heads] {
+    std::string note;
+    char buf[160];
+    for (const YoloLayer* y : heads) {
+      const YoloStats& st = y->last_stats();
+      std::snprintf(buf, sizeof(buf), "; [yolo %d] IoU %.3f class %.3f obj %.3f no-obj %.4f .5R %.3f count %d",
+                    y->index, double(st.avg_iou), double(st.avg_class), double(st.avg_obj),
+                    double(st.avg_no_obj), double(st.recall50), st.count);
+      note += buf;
+    }
+    return note;
+  };
 
   TrainingChart chart(a.chart, std::filesystem::path(to.backup_dir) / (to.name + "_log.csv"), trainer.max_batches(),
                       a.map ? "mAP@0.5" : "");
