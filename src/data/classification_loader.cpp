@@ -10,11 +10,11 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
-#include <map>
 #include <mutex>
 #include <sstream>
 
 #include "data/augment.h"
+#include "data/epoch_order.h"
 #include "data/prefetch_window.h"
 #include "mishnet/classification_data.h"
 #include "mishnet/error.h"
@@ -44,36 +44,11 @@ struct ClassificationLoader::Impl {
   std::vector<std::string> bad_paths;
   int64_t replacements = 0;
 
-  // Recent epoch permutations, keyed by (seed, epoch).
-  std::mutex permutation_mutex;
-  std::map<std::pair<uint64_t, int64_t>, std::shared_ptr<const std::vector<uint32_t>>> permutations;
+  // Which list entry each position reads (a seeded shuffle per epoch).
+  std::unique_ptr<data::EpochOrder> order;
 
   // Mini-batches built ahead on the loader threads (prefetch_window.h).
   std::unique_ptr<data::PrefetchWindow> window;
-
-  std::shared_ptr<const std::vector<uint32_t>> permutation(uint64_t seed_value, int64_t epoch) {
-    auto key = std::make_pair(seed_value, epoch);
-    {
-      std::lock_guard<std::mutex> lock(permutation_mutex);
-      auto it = permutations.find(key);
-      if (it != permutations.end()) return it->second;
-    }
-    auto perm = std::make_shared<std::vector<uint32_t>>(list.images.size());
-    for (size_t i = 0; i < perm->size(); ++i) (*perm)[i] = uint32_t(i);
-    data::Random rng(derive_seed(derive_seed(seed_value, kPermutationStream), uint64_t(epoch)));
-    for (size_t i = perm->size(); i > 1; --i) std::swap((*perm)[i - 1], (*perm)[size_t(rng.integer(0, int(i - 1)))]);
-    std::lock_guard<std::mutex> lock(permutation_mutex);
-    // Workers straddle at most an epoch boundary; a few entries are plenty.
-    if (permutations.size() >= 4) permutations.erase(permutations.begin());
-    permutations.emplace(key, perm);
-    return perm;
-  }
-
-  size_t image_at(int64_t position, uint64_t seed_value) {
-    const int64_t n = int64_t(list.images.size());
-    if (!options.shuffle) return size_t(position % n);
-    return (*permutation(seed_value, position / n))[size_t(position % n)];
-  }
 
   // Decodes image `index`, or the next one in the list that loads; `used` receives its index.
   Image load(size_t index, size_t& used) {
@@ -107,7 +82,7 @@ struct ClassificationLoader::Impl {
 
   void make_sample(int64_t position, uint64_t seed_value, float* image_out, float* truth_out) {
     size_t used = 0;
-    Image decoded = load(image_at(position, seed_value), used);
+    Image decoded = load(order->image_at(position, seed_value), used);
     const int class_id = list.images[used].class_id;
     if (!options.augment) {
       // Darknet's load_data_old: the image resized to the network, plain one-hot truth.
@@ -163,6 +138,7 @@ ClassificationLoader::ClassificationLoader(ClassificationList list, const NetCon
   d.image_floats = size_t(d.settings.width) * size_t(d.settings.height) * size_t(d.settings.channels);
   d.classes = d.list.labels.size();
   d.bad.assign(d.list.images.size(), 0);
+  d.order = std::make_unique<data::EpochOrder>(d.list.images.size(), kPermutationStream, d.options.shuffle);
   d.window = std::make_unique<data::PrefetchWindow>(
       [&d](int64_t k, uint64_t seed, data::BuiltBatch& out) { d.build(k, seed, out); }, options.threads,
       options.prefetch, options.seed);

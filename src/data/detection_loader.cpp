@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
-#include <map>
 #include <mutex>
 #include <sstream>
 
 #include "data/detection_augment.h"
+#include "data/epoch_order.h"
 #include "data/prefetch_window.h"
 #include "layers/yolo.h"
 #include "mishnet/detection_data.h"
@@ -52,33 +52,10 @@ struct DetectionLoader::Impl {
   std::vector<std::string> bad_paths;
   int64_t replacements = 0;
 
-  std::mutex permutation_mutex;
-  std::map<std::pair<uint64_t, int64_t>, std::shared_ptr<const std::vector<uint32_t>>> permutations;
+  // Which list entry each position reads (a seeded shuffle per epoch).
+  std::unique_ptr<data::EpochOrder> order;
 
   std::unique_ptr<data::PrefetchWindow> window;
-
-  std::shared_ptr<const std::vector<uint32_t>> permutation(uint64_t seed, int64_t epoch) {
-    const auto key = std::make_pair(seed, epoch);
-    {
-      std::lock_guard<std::mutex> lock(permutation_mutex);
-      auto it = permutations.find(key);
-      if (it != permutations.end()) return it->second;
-    }
-    auto perm = std::make_shared<std::vector<uint32_t>>(list.images.size());
-    for (size_t i = 0; i < perm->size(); ++i) (*perm)[i] = uint32_t(i);
-    data::Random rng(derive_seed(derive_seed(seed, kPermutationStream), uint64_t(epoch)));
-    for (size_t i = perm->size(); i > 1; --i) std::swap((*perm)[i - 1], (*perm)[size_t(rng.integer(0, int(i - 1)))]);
-    std::lock_guard<std::mutex> lock(permutation_mutex);
-    if (permutations.size() >= 4) permutations.erase(permutations.begin());
-    permutations.emplace(key, perm);
-    return perm;
-  }
-
-  size_t image_at(int64_t position, uint64_t seed) {
-    const int64_t n = int64_t(list.images.size());
-    if (!options.shuffle) return size_t(position % n);
-    return (*permutation(seed, position / n))[size_t(position % n)];
-  }
 
   // Image `index` or the next one that decodes, with its boxes in pixels (in random order, as
   // Darknet's randomize_boxes: which boxes survive `max` must not favour the first lines).
@@ -121,7 +98,7 @@ struct DetectionLoader::Impl {
 
   void make_sample(int64_t position, uint64_t seed, float* image_out, float* truth_out) {
     data::Random rng(derive_seed(derive_seed(seed, kAugmentStream), uint64_t(position)));
-    data::DetectionSample sample = sample_of(image_at(position, seed), rng);
+    data::DetectionSample sample = sample_of(order->image_at(position, seed), rng);
     if (options.augment && settings.mix != data::MixMode::none && rng.coin()) {
       data::MixMode mode = settings.mix;
       if (mode == data::MixMode::cutmix_or_mosaic) mode = data::MixMode(rng.integer(2, 3));
@@ -161,6 +138,7 @@ DetectionLoader::DetectionLoader(DetectionList list, const NetConfig& net, const
   d.image_floats = size_t(d.settings.width) * size_t(d.settings.height) * size_t(d.settings.channels);
   d.truth_floats = size_t(d.settings.max_boxes) * 5;
   d.bad.assign(d.list.images.size(), 0);
+  d.order = std::make_unique<data::EpochOrder>(d.list.images.size(), kPermutationStream, d.options.shuffle);
   d.window = std::make_unique<data::PrefetchWindow>(
       [&d](int64_t k, uint64_t seed, data::BuiltBatch& out) { d.build(k, seed, out); }, options.threads,
       options.prefetch, options.seed);
