@@ -1,6 +1,5 @@
 // The `mishnet` program end to end: exit codes, one-line errors naming the file, and the outputs
 // of forward, benchmark, classifier predict and detector test on small cfgs written here.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -23,11 +22,6 @@ struct RunResult {
   std::string err;     // stderr
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 RunResult run_mishnet(const std::string& args, const std::string& stdin_text = "") {
   static int calls = 0;
   std::filesystem::path err_file = std::filesystem::path(MISHNET_BINARY_DIR) / "test-scratch" /
@@ -37,14 +31,8 @@ RunResult run_mishnet(const std::string& args, const std::string& stdin_text = "
   if (!stdin_text.empty()) cmd = "printf '%s' '" + stdin_text + "' | " + cmd;
   else cmd += " < /dev/null";
   RunResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  r.err = read_file(err_file.string());
+  r.exit_code = ::mishnet::test::run_shell(cmd, r.out);
+  r.err = ::mishnet::test::read_file_bytes(err_file.string());
   std::filesystem::remove(err_file);
   return r;
 }

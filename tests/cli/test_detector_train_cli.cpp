@@ -2,7 +2,6 @@
 // `detector train` with -map on a tiny cfg: checkpoints, _best.weights, the CSV log, and a
 // resumed run that ends with the same weights as an uninterrupted one.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -24,19 +23,8 @@ struct Result {
 Result run(const std::string& args) {
   std::string cmd = "OMP_WAIT_POLICY=passive " + std::string(MISHNET_BINARY_DIR) + "/mishnet " + args + " 2>&1 < /dev/null";
   Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  r.exit_code = ::mishnet::test::run_shell(cmd, r.out);
   return r;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
 void write_file(const std::string& path, const std::string& bytes) {
@@ -130,15 +118,15 @@ TEST(DetectorTrainCli, ScenesThenTrainWithMapAndExactResume) {
   ASSERT_EQ(gen.exit_code, 0) << gen.out;
   ASSERT_TRUE(fs::exists(dir + "/s/labels/train/000007.txt"));
   ASSERT_TRUE(fs::exists(dir + "/s/images/valid/000002.jpg"));
-  const std::string labels = slurp(dir + "/s/labels/train/000003.txt");
+  const std::string labels = ::mishnet::test::read_file_bytes(dir + "/s/labels/train/000003.txt");
   EXPECT_FALSE(labels.empty());
   // The same seed writes the same scenes.
   ASSERT_EQ(run("dataset fashion-scenes " + dir + "/s2" + scenes).exit_code, 0);
-  EXPECT_EQ(slurp(dir + "/s2/labels/train/000003.txt"), labels);
-  EXPECT_EQ(slurp(dir + "/s2/images/train/000003.jpg"), slurp(dir + "/s/images/train/000003.jpg"));
+  EXPECT_EQ(::mishnet::test::read_file_bytes(dir + "/s2/labels/train/000003.txt"), labels);
+  EXPECT_EQ(::mishnet::test::read_file_bytes(dir + "/s2/images/train/000003.jpg"), ::mishnet::test::read_file_bytes(dir + "/s/images/train/000003.jpg"));
 
   write_file(dir + "/tiny.cfg", kTinyCfg);
-  const std::string data_text = slurp(dir + "/s/scenes.data");
+  const std::string data_text = ::mishnet::test::read_file_bytes(dir + "/s/scenes.data");
   auto data_with_backup = [&](const std::string& name) {
     std::string text = data_text.substr(0, data_text.find("backup ="));
     write_file(dir + "/" + name + ".data", text + "backup = " + dir + "/" + name + "\n");
@@ -162,11 +150,11 @@ TEST(DetectorTrainCli, ScenesThenTrainWithMapAndExactResume) {
                       "/resumed/tiny_last.weights -dont_show -loader_threads 1");
   ASSERT_EQ(second.exit_code, 0) << second.out;
   EXPECT_NE(second.out.find("iterations 2..4"), std::string::npos) << second.out;
-  EXPECT_EQ(slurp(dir + "/resumed/tiny_final.weights"), slurp(dir + "/full/tiny_final.weights"))
+  EXPECT_EQ(::mishnet::test::read_file_bytes(dir + "/resumed/tiny_final.weights"), ::mishnet::test::read_file_bytes(dir + "/full/tiny_final.weights"))
       << "a resumed run must end with the weights of an uninterrupted one";
 
   // A label problem is reported with its file and line, and training goes on.
-  write_file(dir + "/s/labels/train/000001.txt", "12 0.5 0.5 0.1 0.1\n" + slurp(dir + "/s/labels/train/000001.txt"));
+  write_file(dir + "/s/labels/train/000001.txt", "12 0.5 0.5 0.1 0.1\n" + ::mishnet::test::read_file_bytes(dir + "/s/labels/train/000001.txt"));
   Result bad = run("detector train " + data_with_backup("bad") + common + " -max_batches 1");
   ASSERT_EQ(bad.exit_code, 0) << bad.out;
   EXPECT_NE(bad.out.find("1 bad label line skipped"), std::string::npos) << bad.out;

@@ -1,6 +1,5 @@
 // The evaluation commands end to end on a tiny detector whose output is known:
 // detector map, detector valid -> dataset yolo2coco -> detector eval, calc_anchors -cfg.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,23 +19,12 @@ struct CliRun {
   std::string out, err;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 CliRun mishnet(const std::string& args, const std::string& dir) {
   std::string err_file = dir + "/stderr.txt";
   std::string cmd = std::string(MISHNET_BINARY_DIR) + "/mishnet " + args + " 2> " + err_file + " < /dev/null";
   CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  r.err = read_text(err_file);
+  r.exit_code = ::mishnet::test::run_shell(cmd, r.out);
+  r.err = ::mishnet::test::read_file_bytes(err_file);
   return r;
 }
 
@@ -125,7 +113,7 @@ TEST(EvalCli, ValidThenYolo2CocoThenEvalAgree) {
                       "/results.json",
                   dir);
   ASSERT_EQ(v.exit_code, 0) << v.out << v.err;
-  std::string results = read_text(dir + "/results.json");
+  std::string results = ::mishnet::test::read_file_bytes(dir + "/results.json");
   // Image ids are list positions (the stems are not numbers); category ids class + 1; pixels.
   EXPECT_NE(results.find("{\"bbox\":[16.0,12.0,32.0,24.0],\"category_id\":1,\"image_id\":0,\"score\":0.96"),
             std::string::npos)
@@ -154,7 +142,7 @@ TEST(EvalCli, CalcAnchorsPrintsAndRewritesCfg) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("anchors = 50,30\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("avg IoU = 100.00 %"), std::string::npos) << r.out;
-  EXPECT_NE(read_text(dir + "/det.cfg").find("\nanchors = 50,30\n"), std::string::npos);
+  EXPECT_NE(::mishnet::test::read_file_bytes(dir + "/det.cfg").find("\nanchors = 50,30\n"), std::string::npos);
   CliRun bad = mishnet("detector calc_anchors " + dir + "/det.data -num_of_clusters 2 -width 100 -height 60 -cfg " + dir +
                         "/det.cfg",
                     dir);
