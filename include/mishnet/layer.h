@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "mishnet/cfg.h"
 #include "mishnet/net_config.h"
 #include "mishnet/shape.h"
+
+struct CUstream_st;  // cudaStream_t without the CUDA headers (backend/cuda/stream_handle.h)
 
 namespace mishnet {
 
@@ -63,6 +66,14 @@ struct ForwardContext {
   std::mt19937_64* rng = nullptr;
 };
 
+// What a layer's CUDA inference forward sees: device pointers throughout (docs/gpu.md).
+struct CudaForwardContext {
+  Tensor input;                        // device output of layer index-1 (or the network input)
+  const std::vector<Tensor>& outputs;  // device outputs of every layer; earlier ones are valid
+  const std::vector<float*>& params;   // device copies of cuda_parameters(), in that order
+  CUstream_st* stream = nullptr;       // the network's stream: every launch goes on it
+};
+
 // What a layer sees in the backward pass. Gradients are true gradients dL/dx of a loss summed
 // over the batch (Darknet sums; the optimizer divides by the batch size).
 struct BackwardContext {
@@ -91,6 +102,18 @@ class Layer {
   virtual std::string summary_geometry() const { return ""; }
   // The network output of this layer holds detections ([yolo], [region], [detection]).
   virtual bool is_detection_output() const { return false; }
+
+  // --- CUDA inference (docs/gpu.md) ---
+  // Whether forward_cuda() computes this layer's inference output with its options. False (the
+  // default) makes a CUDA network run forward() on the host for this layer: a fallback, with
+  // its inputs downloaded and its output uploaded. Needs no device; the same in every build.
+  virtual bool has_cuda_forward() const { return false; }
+  // Host blocks that forward_cuda() reads (folded weights, ...), valid after
+  // prepare(BackendKind::cuda): the network uploads them once, into one device allocation.
+  virtual std::vector<std::span<const float>> cuda_parameters() { return {}; }
+  // Inference forward on the device, launched on ctx.stream. Called only when
+  // has_cuda_forward(); the default throws.
+  virtual void forward_cuda(const CudaForwardContext& ctx, Tensor& out);
 
   // --- Training ---
   // Adds dL/d(input) to ctx.input_delta (and to the deltas of other `inputs`) and dL/d(param)

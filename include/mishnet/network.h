@@ -19,6 +19,7 @@ struct NetworkOptions {
   int width = 0;           // > 0 overrides [net] width
   int height = 0;          // > 0 overrides [net] height
   BackendKind backend = BackendKind::cpu;
+  int device = 0;          // the CUDA device when backend == cuda
 };
 
 class Network {
@@ -38,6 +39,13 @@ class Network {
   Layer& layer(int i) { return *layers_.at(size_t(i)); }
   const Layer& layer(int i) const { return *layers_.at(size_t(i)); }
   BackendKind backend() const { return backend_; }
+  int device() const { return device_; }  // CUDA device index (backend cuda)
+  // For each layer, whether the CUDA backend runs its inference forward on the device (false:
+  // on the CPU, a fallback that downloads its inputs and uploads its output). Needs no device
+  // and answers in every build; prepare() logs each fallback once.
+  std::vector<bool> cuda_layers() const;
+  // Floats of the output arena (host; the CUDA backend allocates the same plan on the device).
+  size_t arena_floats() const { return arena_.size(); }
 
   // Total parameter count and the single allocation that holds them (in .weights order).
   size_t num_params() const { return param_storage_.size(); }
@@ -49,7 +57,8 @@ class Network {
   // Detection layers and the last layer are always kept.
   void keep_outputs(const std::vector<int>& layer_indices);
   // Runs every layer; input is batch x channels x height x width, NCHW float32.
-  // Returns the output of the last layer. Inference only: throws while set_training(true).
+  // Returns the output of the last layer (a host tensor on every backend: with cuda the kept
+  // outputs are downloaded). Inference only: throws while set_training(true).
   Tensor forward(const float* input);
   // Output of layer i after forward(); throws when the arena reused it (not kept).
   Tensor output(int i) const;
@@ -87,6 +96,13 @@ class Network {
   Network();
   void plan_arena();
   void plan_delta_arena();
+  // The CUDA backend (network_cuda.cpp): parameters and arena on the device.
+  struct CudaState;
+  struct CudaStateDeleter {
+    void operator()(CudaState* s) const;
+  };
+  void prepare_cuda();
+  Tensor forward_cuda(const float* input);
 
   NetConfig config_;
   std::string cfg_path_;
@@ -112,6 +128,8 @@ class Network {
   bool profiling_ = false;
   std::vector<double> layer_times_ms_;
   std::vector<double> layer_backward_times_ms_;
+  int device_ = 0;
+  std::unique_ptr<CudaState, CudaStateDeleter> cuda_;
 };
 
 }  // namespace mishnet

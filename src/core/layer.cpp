@@ -26,6 +26,11 @@ void Layer::backward(const BackwardContext&) {
   fail("layer ", index, " [", type(), "] has no backward pass yet: it cannot be trained");
 }
 
+void Layer::forward_cuda(const CudaForwardContext&, Tensor&) {
+  fail("layer ", index, " [", type(), "] has no CUDA forward (the network should have run it on "
+       "the CPU)");
+}
+
 Param* Layer::find_param(const std::string& name) {
   for (auto& p : params)
     if (p.name == name) return &p;

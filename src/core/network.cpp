@@ -18,6 +18,7 @@ Network Network::from_cfg(const Cfg& cfg, const NetworkOptions& options) {
   Network net;
   net.cfg_path_ = cfg.path;
   net.backend_ = options.backend;
+  net.device_ = options.device;
   const CfgSection& net_section = cfg.sections[0];
   net.config_ = NetConfig::parse(net_section);
   if (options.width > 0) net.config_.width = options.width;
@@ -240,7 +241,11 @@ void Network::plan_delta_arena() {
 }
 
 void Network::prepare() {
-  for (auto& l : layers_) l->prepare(backend_);
+  if (backend_ == BackendKind::cuda && !training_) {
+    prepare_cuda();
+  } else {
+    for (auto& l : layers_) l->prepare(backend_);
+  }
   prepared_ = true;
 }
 
@@ -251,6 +256,7 @@ Tensor Network::forward(const float* input) {
          "(or forward_backward to train)");
   if (!planned_) plan_arena();
   if (!prepared_) prepare();
+  if (backend_ == BackendKind::cuda) return forward_cuda(input);
   Shape in_shape = input_shape();
   Tensor in{const_cast<float*>(input), in_shape};
   layer_times_ms_.assign(size_t(num_layers()), 0.0);
@@ -267,6 +273,9 @@ Tensor Network::forward(const float* input) {
 }
 
 void Network::set_training(bool on) {
+  if (on && backend_ == BackendKind::cuda)
+    fail("training on the CUDA backend is not implemented yet (docs/gpu.md): train with the cpu "
+         "backend");
   if (on && grad_storage_.size() != param_storage_.size()) {
     grad_storage_.assign(param_storage_.size(), 0.0f);
     size_t offset = 0;

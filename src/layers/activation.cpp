@@ -10,6 +10,10 @@
 #include "ops/accumulate.h"
 #include "ops/activation_op.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -28,6 +32,13 @@ class ActivationLayer final : public Layer {
     std::copy(ctx.input.data, ctx.input.data + out.size(), out.data);
     ops::activate(activation_, out);
   }
+
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    cuda::activation_forward(activation_, out.shape, ctx.input.data, out.data, ctx.stream);
+  }
+#endif
 
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;

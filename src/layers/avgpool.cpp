@@ -3,6 +3,10 @@
 #include "mishnet/layer.h"
 #include "ops/pool2d.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 class AvgpoolLayer final : public Layer {
@@ -18,6 +22,14 @@ class AvgpoolLayer final : public Layer {
     const Shape& in = ctx.input.shape;
     ops::global_avgpool_forward(in.n, in.c, in.h * in.w, ctx.input.data, out.data);
   }
+
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    const Shape& in = ctx.input.shape;
+    cuda::global_avgpool_forward(in.n, in.c, in.h * in.w, ctx.input.data, out.data, ctx.stream);
+  }
+#endif
 
   bool backward_reads_inputs() const override { return false; }
   bool backward_reads_output() const override { return false; }

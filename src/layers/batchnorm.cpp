@@ -11,6 +11,10 @@
 #include "ops/accumulate.h"
 #include "ops/batchnorm_training.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -51,6 +55,21 @@ class BatchnormLayer final : public Layer {
                                            rolling_variance, kRollingMomentum, buffers(), out.data);
     have_batch_stats_ = true;
   }
+
+  // Inference with the rolling statistics, uploaded as they are.
+  bool has_cuda_forward() const override { return true; }
+  std::vector<std::span<const float>> cuda_parameters() override {
+    std::vector<std::span<const float>> blocks;
+    for (const char* name : {"scales", "biases", "rolling_mean", "rolling_variance"})
+      blocks.emplace_back(param(name), size_t(input_shape.c));
+    return blocks;
+  }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    cuda::batchnorm_inference(ctx.input.shape, ctx.input.data, ctx.params[0], ctx.params[1],
+                              ctx.params[2], ctx.params[3], out.data, ctx.stream);
+  }
+#endif
 
   void backward(const BackwardContext& ctx) override {
     if (!have_batch_stats_ || x_hat_.size() != ctx.delta.size())

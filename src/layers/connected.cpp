@@ -13,6 +13,11 @@
 #include "ops/batchnorm_training.h"
 #include "ops/inner_product.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cublas_inner_product.h"
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -60,6 +65,7 @@ class ConnectedLayer final : public Layer {
                         batch_normalize_ ? param("rolling_mean") : nullptr,
                         batch_normalize_ ? param("rolling_variance") : nullptr, folded_weights_,
                         folded_bias_);
+    if (backend == BackendKind::cuda) return;  // the CUDA forward reads the folded blocks
     if (!op_ || backend != backend_ || op_batch_ != batch_hint_) {
       ops::InnerProductDesc d;
       d.batch = batch_hint_;
@@ -96,6 +102,21 @@ class ConnectedLayer final : public Layer {
     op_->forward(ctx.input.data, out.data);
     ops::activate(activation_, out);
   }
+
+  // cuBLAS sgemm with the folded weights and bias, then the activation kernel.
+  bool has_cuda_forward() const override { return true; }
+  std::vector<std::span<const float>> cuda_parameters() override {
+    return {folded_weights_, folded_bias_};
+  }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    const ops::InnerProductDesc d{out.shape.n, inputs_, outputs_};
+    cuda::inner_product_forward(d, ctx.input.data, ctx.params[0], ctx.params[1], out.data,
+                                ctx.stream);
+    if (activation_ != Activation::linear)
+      cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+  }
+#endif
 
   void backward(const BackwardContext& ctx) override {
     Tensor delta = ctx.delta;

@@ -11,6 +11,11 @@
 #include "ops/conv2d.h"
 #include "ops/conv2d_backward.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/cudnn_convolution.h"
+#endif
+
 namespace mishnet {
 
 class ConvolutionalLayer final : public Layer {
@@ -111,6 +116,8 @@ class ConvolutionalLayer final : public Layer {
                         batch_normalize_ ? param("rolling_mean") : nullptr,
                         batch_normalize_ ? param("rolling_variance") : nullptr, folded_weights_,
                         folded_bias_);
+    // The CUDA forward reads the folded blocks (uploaded by the network) and keeps the CPU op.
+    if (backend == BackendKind::cuda) return;
     if (!op_ || backend != backend_ || op_batch_ != batch_hint_) {
       ops::Conv2dDesc d = describe(batch_hint_);
       op_ = ops::make_conv2d(d, backend);
@@ -152,6 +159,24 @@ class ConvolutionalLayer final : public Layer {
     op_->forward(ctx.input.data, out.data);
     if (!op_->fused_activation()) ops::activate(activation_, out);
   }
+
+  // cuDNN convolution + bias with the folded weights, then the activation kernel.
+  bool has_cuda_forward() const override { return true; }
+  std::vector<std::span<const float>> cuda_parameters() override {
+    return {folded_weights_, folded_bias_};
+  }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    if (!cudnn_ || cudnn_batch_ != out.shape.n) {
+      cudnn_ = std::make_unique<cuda::CudnnConvolution>(describe(out.shape.n),
+                                                        kCudnnWorkspaceLimit);
+      cudnn_batch_ = out.shape.n;
+    }
+    cudnn_->forward(ctx.input.data, ctx.params[0], ctx.params[1], out.data, ctx.stream);
+    if (activation_ != Activation::linear)
+      cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+  }
+#endif
 
   // The fused batch norm + activation backward takes f' from x_hat, not from the output.
   bool backward_reads_output() const override { return !fused_batchnorm_activation(); }
@@ -238,6 +263,12 @@ class ConvolutionalLayer final : public Layer {
   BackendKind backend_ = BackendKind::cpu;
   int op_batch_ = 0;
   int batch_hint_ = 1;
+#if defined(MISHNET_HAVE_CUDA)
+  // Darknet's default workspace_size_limit_MB (1024); the [net] key is not read yet.
+  static constexpr size_t kCudnnWorkspaceLimit = size_t(1024) << 20;
+  std::unique_ptr<cuda::CudnnConvolution> cudnn_;
+  int cudnn_batch_ = 0;
+#endif
 };
 
 MISHNET_REGISTER_LAYER("convolutional", ConvolutionalLayer);

@@ -16,6 +16,10 @@
 #include "layers/option_checks.h"
 #include "mishnet/layer.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/device_memory.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -48,6 +52,14 @@ class CostLayer final : public Layer {
   }
 
   size_t truth_floats() const override { return after_softmax_loss_ ? 0 : output_shape.per_image(); }
+
+  // A device copy: identity in inference: the loss is training-only.
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    cuda::copy_on_device(out.data, ctx.input.data, out.size() * sizeof(float), ctx.stream);
+  }
+#endif
 
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;

@@ -17,6 +17,10 @@
 #include "mishnet/error.h"
 #include "mishnet/layer.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -65,6 +69,14 @@ class CropLayer final : public Layer {
     }
     ops::crop_reference(ctx.input, window_, out.data);
   }
+
+  // Inference takes the centre window, never flipped.
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    cuda::crop(ctx.input.shape, ctx.input.data, centre_window(), out.data, ctx.stream);
+  }
+#endif
 
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;

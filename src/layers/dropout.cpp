@@ -16,6 +16,10 @@
 #include "mishnet/error.h"
 #include "mishnet/layer.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/device_memory.h"
+#endif
+
 namespace mishnet {
 
 class DropoutLayer final : public Layer {
@@ -48,6 +52,14 @@ class DropoutLayer final : public Layer {
     ops::dropout_draw_mask(*ctx.rng, probability_, n, keep_.data());
     ops::dropout_forward(n, ctx.input.data, keep_.data(), scale_, out.data);
   }
+
+  // A device copy: identity in inference.
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    cuda::copy_on_device(out.data, ctx.input.data, out.size() * sizeof(float), ctx.stream);
+  }
+#endif
 
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;

@@ -13,6 +13,10 @@
 #include "mishnet/layer.h"
 #include "ops/batch_broadcast.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -40,6 +44,16 @@ class ImplicitLayer final : public Layer {
   void forward(const ForwardContext& /*ctx*/, Tensor& out) override {
     ops::broadcast_over_batch_reference(params[0].data, params[0].count, out.shape.n, out.data);
   }
+
+  bool has_cuda_forward() const override { return true; }
+  std::vector<std::span<const float>> cuda_parameters() override {
+    return {std::span<const float>(params[0].data, params[0].count)};
+  }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    cuda::broadcast_over_batch(ctx.params[0], params[0].count, out.shape.n, out.data, ctx.stream);
+  }
+#endif
 
   // Nothing flows to the input: the output does not depend on it.
   void backward(const BackwardContext& ctx) override {

@@ -8,6 +8,10 @@
 
 #include "layers/pool_options.h"
 #include "mishnet/layer.h"
+
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
 #include "ops/pool2d.h"
 
 namespace mishnet {
@@ -37,7 +41,17 @@ class LocalAvgpoolLayer final : public Layer {
     op_->forward(ctx.input.data, out.data);
   }
 
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    ops::Pool2dDesc d = desc_;
+    d.batch = ctx.input.shape.n;
+    cuda::avgpool2d_forward(d, ctx.input.data, out.data, ctx.stream);
+  }
+#endif
+
   void prepare(BackendKind backend) override {
+    if (backend == BackendKind::cuda) return;  // the CPU op stays for a later CPU run
     if (backend != backend_) op_.reset();
     backend_ = backend;
   }

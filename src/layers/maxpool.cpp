@@ -12,6 +12,10 @@
 #include "mishnet/layer.h"
 #include "ops/pool2d.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 class MaxpoolLayer final : public Layer {
@@ -64,7 +68,24 @@ class MaxpoolLayer final : public Layer {
     }
   }
 
+  // Windowed max (SPP sizes, stride_x/stride_y, Darknet's padding) and maxpool_depth.
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    const Shape& in = ctx.input.shape;
+    if (maxpool_depth_) {
+      cuda::maxpool_depth_forward(in.n, in.c, in.h, in.w, out_channels_, ctx.input.data, out.data,
+                                  nullptr, ctx.stream);
+      return;
+    }
+    ops::Pool2dDesc d = desc_;
+    d.batch = in.n;
+    cuda::maxpool2d_forward(d, ctx.input.data, out.data, nullptr, ctx.stream);
+  }
+#endif
+
   void prepare(BackendKind backend) override {
+    if (backend == BackendKind::cuda) return;  // the CPU op stays for a later CPU run
     if (backend != backend_) op_.reset();
     backend_ = backend;
   }

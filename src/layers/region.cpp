@@ -9,6 +9,10 @@
 #include "mishnet/error.h"
 #include "ops/detection_heads.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -112,6 +116,18 @@ class RegionLayer final : public DetectionOutputLayer {
     d.spatial = out.shape.h * out.shape.w;
     ops::region_activate_reference(d, ctx.input.data, out.data, o_.softmax);
   }
+
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    ops::HeadDesc d;
+    d.batch = out.shape.n;
+    d.anchors = o_.num;
+    d.entries = o_.coords + o_.classes + 1;
+    d.spatial = out.shape.h * out.shape.w;
+    cuda::region_activate(d, ctx.input.data, out.data, o_.softmax, ctx.stream);
+  }
+#endif
 
   void append_detections(const Tensor& output, int batch_index, const DetectionGeometry& g,
                          float thresh, std::vector<Detection>& out) const override {

@@ -18,6 +18,10 @@
 #include "mishnet/error.h"
 #include "mishnet/layer.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -70,6 +74,17 @@ class ReorgLayer final : public Layer {
     else
       ops::reorg_depth_to_space_reference(g, ctx.input.data, out.data);
   }
+
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    const ops::ReorgGeometry g = geometry(out.shape.n);
+    if (space_to_depth())
+      cuda::reorg_space_to_depth(g, ctx.input.data, out.data, false, ctx.stream);
+    else
+      cuda::reorg_depth_to_space(g, ctx.input.data, out.data, false, ctx.stream);
+  }
+#endif
 
   // The gradient of a permutation is the inverse permutation.
   void backward(const BackwardContext& ctx) override {

@@ -8,6 +8,10 @@
 #include "mishnet/layer.h"
 #include "ops/channel_copy.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -63,6 +67,21 @@ class RouteLayer final : public Layer {
       offset += part;
     }
   }
+
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    const int spatial = out.shape.h * out.shape.w;
+    int offset = 0;
+    for (int src : inputs) {
+      const Tensor& in = ctx.outputs[size_t(src)];
+      const int part = in.shape.c / groups_;
+      cuda::copy_channels(out.shape.n, spatial, in.data, in.shape.c, group_id_ * part, out.data,
+                          out.shape.c, offset, part, ctx.stream);
+      offset += part;
+    }
+  }
+#endif
 
   bool backward_reads_inputs() const override { return false; }
   bool backward_reads_output() const override { return false; }

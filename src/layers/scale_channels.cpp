@@ -13,6 +13,10 @@
 #include "ops/activation_op.h"
 #include "ops/broadcast_multiply.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -49,6 +53,16 @@ class ScaleChannelsLayer final : public Layer {
     ops::broadcast_multiply_reference(ctx.outputs[size_t(from_)], ctx.input.data, mode(), out.data);
     ops::activate(activation_, out);
   }
+
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    const Tensor& from = ctx.outputs[size_t(from_)];
+    cuda::broadcast_multiply(from.shape, mode(), from.data, ctx.input.data, out.data, ctx.stream);
+    if (activation_ != Activation::linear)
+      cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+  }
+#endif
 
   void backward(const BackwardContext& ctx) override {
     const Tensor& from = ctx.outputs[size_t(from_)];

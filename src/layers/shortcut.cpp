@@ -13,6 +13,8 @@
 #include "mishnet/error.h"
 #include "mishnet/layer.h"
 #include "ops/activation_op.h"
+// Declarations only (no CUDA types): has_cuda_forward reads kMaxShortcutInputs in every build.
+#include "backend/cuda/cuda_ops.h"
 
 namespace mishnet {
 
@@ -78,6 +80,28 @@ class ShortcutLayer final : public Layer {
     ops::activate(activation_, out);
   }
 
+  // The kernel takes the `from` pointers as parameters: at most kMaxShortcutInputs of them.
+  bool has_cuda_forward() const override {
+    return from_.size() <= size_t(cuda::kMaxShortcutInputs);
+  }
+  std::vector<std::span<const float>> cuda_parameters() override {
+    if (params.empty()) return {};
+    effective_weights_ = ops::shortcut_effective_weights(desc_, weights());
+    return {effective_weights_};
+  }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    ops::ShortcutDesc d = desc_;
+    d.batch = out.shape.n;
+    const float* from[cuda::kMaxShortcutInputs] = {};
+    for (size_t j = 0; j < from_.size(); ++j) from[j] = ctx.outputs[size_t(from_[j])].data;
+    cuda::shortcut_forward(d, ctx.input.data, from, params.empty() ? nullptr : ctx.params[0],
+                           out.data, ctx.stream);
+    if (activation_ != Activation::linear)
+      cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+  }
+#endif
+
   // Input values matter only for the gradient of learned weights; the output only for an
   // activation whose derivative Darknet takes from it.
   bool backward_reads_inputs() const override { return !params.empty(); }
@@ -126,6 +150,7 @@ class ShortcutLayer final : public Layer {
   ops::ShortcutDesc desc_;
   std::vector<int> from_;
   std::vector<float> pre_activation_;
+  std::vector<float> effective_weights_;  // uploaded for the CUDA forward
 };
 
 MISHNET_REGISTER_LAYER("shortcut", ShortcutLayer);

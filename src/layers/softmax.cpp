@@ -10,6 +10,10 @@
 #include "mishnet/layer.h"
 #include "ops/softmax_op.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -63,6 +67,21 @@ class SoftmaxLayer final : public Layer {
     (void)images;
     cost = float(loss);
   }
+
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    const int images = out.shape.n;
+    if (spatial_) {
+      cuda::softmax_channels(ctx.input.data, out.data, images, out.shape.c,
+                             out.shape.h * out.shape.w, temperature_, ctx.stream);
+    } else {
+      const int per_image = int(out.shape.per_image());
+      cuda::softmax_groups(ctx.input.data, out.data, images, per_image, groups_,
+                           per_image / groups_, temperature_, ctx.stream);
+    }
+  }
+#endif
 
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;

@@ -8,6 +8,10 @@
 
 #include "mishnet/layer.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 class UpsampleLayer final : public Layer {
@@ -43,6 +47,19 @@ class UpsampleLayer final : public Layer {
       ops::upsample_nearest_forward(planes, ctx.input.shape.h, ctx.input.shape.w, stride_, scale_,
                                     ctx.input.data, out.data);
   }
+
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    const int planes = out.shape.n * out.shape.c;
+    if (downsample_)
+      cuda::downsample_sum_forward(planes, out.shape.h, out.shape.w, stride_, scale_,
+                                   ctx.input.data, out.data, ctx.stream);
+    else
+      cuda::upsample_nearest_forward(planes, ctx.input.shape.h, ctx.input.shape.w, stride_, scale_,
+                                     ctx.input.data, out.data, ctx.stream);
+  }
+#endif
 
   bool backward_reads_inputs() const override { return false; }
   bool backward_reads_output() const override { return false; }

@@ -11,6 +11,10 @@
 #include "mishnet/error.h"
 #include "ops/detection_heads.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#endif
+
 namespace mishnet {
 
 using namespace option_checks;
@@ -163,6 +167,18 @@ void YoloLayer::forward(const ForwardContext& ctx, Tensor& out) {
                      ctx.delta.data);
   cost = float(stats_.loss);
 }
+
+#if defined(MISHNET_HAVE_CUDA)
+void YoloLayer::forward_cuda(const CudaForwardContext& ctx, Tensor& out) {
+  ops::HeadDesc d;
+  d.batch = out.shape.n;
+  d.anchors = anchors_per_cell();
+  d.entries = options_.classes + 5;
+  d.spatial = out.shape.h * out.shape.w;
+  cuda::yolo_activate(d, ctx.input.data, out.data, options_.scale_x_y, options_.new_coords,
+                      ctx.stream);
+}
+#endif
 
 void YoloLayer::backward(const BackwardContext& ctx) {
   if (!ctx.input_delta.data) return;

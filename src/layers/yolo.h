@@ -92,6 +92,11 @@ class YoloLayer final : public DetectionOutputLayer {
 
   const char* type() const override { return "yolo"; }
   void forward(const ForwardContext& ctx, Tensor& out) override;
+  // Inference head activations on the device (the loss stays on the CPU).
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override;
+#endif
 
   int classes() const override { return options_.classes; }
   void append_detections(const Tensor& output, int batch_index, const DetectionGeometry& g,
