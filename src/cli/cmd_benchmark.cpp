@@ -124,6 +124,7 @@ CommandRegistrar reg({"benchmark"}, "Time forward passes (median), optionally pe
   app.add_option("--threads", a->threads, "OpenMP threads (default: OMP_NUM_THREADS or all cores)");
   app.add_flag("--layers", a->layers, "Also time each layer: sorted table and the 3 slowest");
   add_network_options(app, a->net);
+  add_device_options(app, a->net);
   app.callback([a] { run_benchmark(*a); });
 });
 

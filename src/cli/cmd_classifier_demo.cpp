@@ -47,6 +47,7 @@ CommandRegistrar reg({"classifier", "demo"}, "Classify the frames of a camera, v
                        app.add_option("-t,--top", a->top,
                                       "How many classes per frame (default: top= in .data, else 1)");
                        add_network_options(app, a->net);
+                       add_device_options(app, a->net);
                        app.callback([a] { run_classifier_demo(*a); });
                      });
 

@@ -84,6 +84,7 @@ CommandRegistrar reg({"classifier", "predict"}, "Classify images: top classes wi
                        app.add_option("images", a->images, "Images to classify (default: paths from stdin)");
                        app.add_option("-t,--top", a->top, "How many classes to print (default: top= in .data, else 1)");
                        add_network_options(app, a->net);
+                       add_device_options(app, a->net);
                        app.callback([a] { run_predict(*a); });
                      });
 

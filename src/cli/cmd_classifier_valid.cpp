@@ -40,6 +40,7 @@ CommandRegistrar reg({"classifier", "valid"}, "Top-1 and top-k accuracy on the v
                        app.add_option("weights", a->weights, "Trained .weights")->required();
                        app.add_option("--batch", a->batch, "Images per forward pass (default 100)");
                        add_network_options(app, a->net);
+                       add_device_options(app, a->net);
                        app.callback([a] { run_valid(*a); });
                      });
 

@@ -56,6 +56,7 @@ CommandRegistrar reg({"detector", "demo"},
                        app.add_flag("--letter_box", a->letter_box,
                                     "Letterbox instead of stretching (also on when [net] letter_box=1)");
                        add_network_options(app, a->net);
+                       add_device_options(app, a->net);
                        app.callback([a] { run_detector_demo(*a); });
                      });
 

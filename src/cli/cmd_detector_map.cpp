@@ -76,6 +76,7 @@ CommandRegistrar reg({"detector", "map"}, "Darknet's mAP and the COCO figures on
                        app.add_flag("--letter_box", a->letter_box, "Letterbox (also on when [net] letter_box=1)");
                        app.add_flag("--json", a->json, "Print mAP and COCO figures as one JSON object");
                        add_network_options(app, a->net);
+                       add_device_options(app, a->net);
                        app.callback([a] { run_detector_map(*a); });
                      });
 

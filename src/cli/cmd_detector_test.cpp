@@ -123,6 +123,7 @@ CommandRegistrar reg({"detector", "test"}, "Detect objects in images (prints, dr
                        app.add_option("--predictions", a->predictions,
                                       "Where to save the drawn image (default predictions.jpg)");
                        add_network_options(app, a->net);
+                       add_device_options(app, a->net);
                        app.callback([a] { run_detector_test(*a); });
                      });
 

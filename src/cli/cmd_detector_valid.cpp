@@ -69,6 +69,7 @@ CommandRegistrar reg({"detector", "valid"}, "Detections on the valid list as COC
                        app.add_option("--out", a->out, "Results file (default results.json)");
                        app.add_flag("--letter_box", a->letter_box, "Letterbox (also on when [net] letter_box=1)");
                        add_network_options(app, a->net);
+                       add_device_options(app, a->net);
                        app.callback([a] { run_detector_valid(*a); });
                      });
 

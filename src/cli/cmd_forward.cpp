@@ -89,6 +89,7 @@ CommandRegistrar reg({"forward"}, "Run one forward pass and save layer outputs a
       ->delimiter(',');
   app.add_option("--save-outputs", a->out_dir, "Directory for input.npy and layer_<index>.npy")->required();
   add_network_options(app, a->net);
+  add_device_options(app, a->net);
   app.callback([a, random] {
     a->random = random->count() > 0;
     run_forward(*a);

@@ -5,6 +5,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,13 @@ struct NetworkArgs {
   bool lenient = false;
   int width = 0, height = 0;
   bool force_reference = false;
+  // Inference commands only (add_device_options): -gpu N / -cpu, see core/backend_choice.h.
+  bool choose_device = false;
+  std::optional<int> gpu;
+  bool cpu = false;
 };
 void add_network_options(CLI::App& app, NetworkArgs& args);
+// -gpu N (Darknet's -i N) and -cpu (Darknet's -nogpu): where an inference command runs.
+void add_device_options(CLI::App& app, NetworkArgs& args);
 
 }  // namespace mishnet::cli

@@ -24,6 +24,14 @@ void add_network_options(CLI::App& app, NetworkArgs& args) {
                "Run the plain reference ops instead of oneDNN (slow; for checking)");
 }
 
+void add_device_options(CLI::App& app, NetworkArgs& args) {
+  args.choose_device = true;
+  app.add_option_function<int>(
+      "--gpu,-i", [&args](int n) { args.gpu = n; },
+      "Run on CUDA device N (default: GPU 0 in a CUDA build with a device, else the CPU)");
+  app.add_flag("--cpu,--nogpu", args.cpu, "Run on the CPU even when a CUDA device exists");
+}
+
 }  // namespace mishnet::cli
 
 namespace {

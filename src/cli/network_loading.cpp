@@ -1,5 +1,8 @@
 #include "cli/network_loading.h"
 
+#include <iostream>
+
+#include "core/backend_choice.h"
 #include "mishnet/weights.h"
 
 namespace mishnet::cli {
@@ -12,6 +15,17 @@ Network load_network(const std::string& cfg, const std::string& weights, const N
   o.height = args.height;
   o.batch = batch;
   o.backend = args.force_reference ? BackendKind::reference : BackendKind::cpu;
+  if (args.choose_device) {
+    static const DeviceSituation machine = current_device_situation();
+    const BackendChoice c =
+        choose_backend(DeviceRequest{args.gpu, args.cpu, args.force_reference}, machine);
+    o.backend = c.backend;
+    o.device = c.device;
+    // Once per process: demos and evaluations may load more than one network.
+    static bool said = false;
+    if (!said && !c.message.empty()) std::cerr << c.message << '\n';
+    said = true;
+  }
   Network net = Network::from_cfg_file(cfg, o);
   if (!weights.empty()) load_weights(net, weights);
   return net;

@@ -7,6 +7,7 @@
 #include <random>
 #include <regex>
 
+#include "core/backend_choice.h"
 #include "mishnet/image.h"
 #include "mishnet/network.h"
 #include "mishnet/npy.h"
@@ -20,7 +21,21 @@ struct RunResult {
   int exit_code = -1;  // -1: killed by a signal (a crash)
   std::string out;     // stdout
   std::string err;     // stderr
+  std::string note;    // the line that says where an inference command runs (moved out of err)
 };
+
+// The backend note of inference commands ("running on GPU 0 (...)", "CUDA build, no device
+// (...): running on the CPU"): information, not part of an error, so it is kept apart.
+void split_backend_note(RunResult& r) {
+  for (const char* start : {"running on GPU ", "CUDA build, no device ("}) {
+    const size_t at = r.err.find(start);
+    if (at == std::string::npos || (at > 0 && r.err[at - 1] != '\n')) continue;
+    const size_t end = r.err.find('\n', at);
+    const size_t stop = end == std::string::npos ? r.err.size() : end + 1;
+    r.note += r.err.substr(at, stop - at);
+    r.err.erase(at, stop - at);
+  }
+}
 
 RunResult run_mishnet(const std::string& args, const std::string& stdin_text = "") {
   static int calls = 0;
@@ -34,6 +49,7 @@ RunResult run_mishnet(const std::string& args, const std::string& stdin_text = "
   r.exit_code = ::mishnet::test::run_shell(cmd, r.out);
   r.err = ::mishnet::test::read_file_bytes(err_file.string());
   std::filesystem::remove(err_file);
+  split_backend_note(r);
   return r;
 }
 
@@ -93,6 +109,30 @@ TEST(Cli, MissingCfgIsOneLineError) {
                                     f.dir + "/out"),
                         "nope.cfg");
   EXPECT_ONE_LINE_ERROR(run_mishnet("benchmark " + f.dir + "/nope.cfg"), "nope.cfg");
+}
+
+// -gpu N / -cpu on an inference command (core/backend_choice.h has every case).
+TEST(Cli, DeviceOptionsChooseWhereInferenceRuns) {
+  Fixture f = make_classifier("cli_device_options");
+  const std::string forward = "forward " + f.cfg + " " + f.weights + " --random 1 --save-outputs " + f.dir + "/out";
+  const RunResult plain = run_mishnet(forward);
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  const DeviceSituation machine = current_device_situation();
+  if (!machine.cuda_built) {
+    EXPECT_EQ(plain.note, "");
+    EXPECT_ONE_LINE_ERROR(run_mishnet(forward + " -gpu 0"), "built without CUDA");
+  } else if (machine.devices.empty()) {
+    EXPECT_EQ(plain.note, "CUDA build, no device (" + machine.no_device_reason + "): running on the CPU\n");
+    EXPECT_ONE_LINE_ERROR(run_mishnet(forward + " -gpu 0"), "sees no device");
+    EXPECT_ONE_LINE_ERROR(run_mishnet(forward + " -i 0"), "sees no device");
+  } else {
+    EXPECT_EQ(plain.note, "running on GPU 0 (" + machine.devices[0] + ")\n");
+    EXPECT_ONE_LINE_ERROR(run_mishnet(forward + " -gpu 999"), "this machine has GPU 0");
+  }
+  const RunResult on_cpu = run_mishnet(forward + " -cpu");
+  EXPECT_EQ(on_cpu.exit_code, 0) << on_cpu.err;
+  EXPECT_EQ(on_cpu.note, "");
+  EXPECT_ONE_LINE_ERROR(run_mishnet(forward + " -gpu 0 -cpu"), "contradict");
 }
 
 TEST(Cli, MissingWeightsIsOneLineError) {

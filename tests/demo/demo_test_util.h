@@ -269,9 +269,22 @@ class DemoProcess {
     std::lock_guard lock(mutex_);
     return out_;
   }
+  // stderr without the line that says where inference runs ("running on GPU 0 (...)", "CUDA
+  // build, no device (...): running on the CPU"): information, not an error or a warning.
   std::string err() const {
     std::ifstream f(err_path_);
-    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::string kept;
+    size_t at = 0;
+    while (at < all.size()) {
+      size_t end = all.find('\n', at);
+      end = end == std::string::npos ? all.size() : end + 1;
+      const std::string line = all.substr(at, end - at);
+      if (line.rfind("running on GPU ", 0) != 0 && line.rfind("CUDA build, no device (", 0) != 0)
+        kept += line;
+      at = end;
+    }
+    return kept;
   }
 
   // Waits until stdout matches `pattern` (returns the first capture group, or the match);
