@@ -1,0 +1,192 @@
+// CPU tests of the CUDA network path (no device needed): which layers have a CUDA forward
+// (Network::cuda_layers) for the repo's cfgs, the public Darknet cfgs and the test networks,
+// what crosses between host and device around fallbacks (plan_device_execution), the arena the
+// device shares with the host, and the errors of a CUDA network where it cannot run.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/device_plan.h"
+#include "cuda/network_cfgs.h"
+#include "mishnet/cfg.h"
+#include "mishnet/network.h"
+#include "mishnet/weights.h"
+#include "test_util.h"
+
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/device.h"
+#endif
+
+namespace mishnet {
+namespace {
+
+Network build(const char* text, BackendKind backend = BackendKind::cpu) {
+  NetworkOptions o;
+  o.backend = backend;
+  o.batch = 1;
+  return Network::from_cfg(parse_cfg_text(text, "test.cfg"), o);
+}
+
+std::vector<int> fallbacks_of(const Network& net) {
+  std::vector<int> out;
+  const std::vector<bool> on = net.cuda_layers();
+  for (int i = 0; i < net.num_layers(); ++i)
+    if (!on[size_t(i)]) out.push_back(i);
+  return out;
+}
+
+std::string describe(const Network& net, const std::vector<int>& layers) {
+  std::string s;
+  for (int i : layers) s += std::to_string(i) + " [" + net.layer(i).type() + "] ";
+  return s;
+}
+
+TEST(CudaPlan, EveryLayerOfTheRepoCfgsRunsOnTheDevice) {
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(MISHNET_SOURCE_DIR) + "/cfg")) {
+    if (entry.path().extension() != ".cfg") continue;
+    NetworkOptions o;
+    o.batch = 1;
+    Network net = Network::from_cfg_file(entry.path().string(), o);
+    const std::vector<int> cpu = fallbacks_of(net);
+    EXPECT_TRUE(cpu.empty()) << entry.path().filename() << ": on the CPU: " << describe(net, cpu);
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
+class CudaPlanShared : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CudaPlanShared, EveryLayerRunsOnTheDevice) {
+  MISHNET_REQUIRE_SHARED_CFG(GetParam());
+  NetworkOptions o;
+  o.batch = 1;
+  Network net = Network::from_cfg_file(test::shared_cfg(GetParam()), o);
+  const std::vector<int> cpu = fallbacks_of(net);
+  EXPECT_TRUE(cpu.empty()) << GetParam() << ": on the CPU: " << describe(net, cpu);
+}
+
+INSTANTIATE_TEST_SUITE_P(DarknetCfgs, CudaPlanShared,
+                         ::testing::Values("yolov4.cfg", "yolov4-tiny.cfg",
+                                           "csdarknet53-omega.cfg"));
+
+TEST(CudaPlan, EveryLayerTypeOfTheTestNetworkRunsOnTheDevice) {
+  Network net = build(test::kEveryCudaLayerCfg);
+  const std::vector<int> cpu = fallbacks_of(net);
+  EXPECT_TRUE(cpu.empty()) << describe(net, cpu);
+  EXPECT_EQ(net.num_layers(), 38);
+  // The cfg is valid and runs on the CPU (what the GPU test compares against).
+  init_weights(net, test::test_seed());
+  std::vector<float> in(net.input_shape().size(), 0.5f);
+  EXPECT_NO_THROW(net.forward(in.data()));
+}
+
+TEST(CudaPlan, DetectionLayersFallBackToTheCpu) {
+  Network net = build(test::kFallbackCfg);
+  EXPECT_EQ(fallbacks_of(net), (std::vector<int>{1, 3}));
+}
+
+// The plan of kFallbackCfg, step by step (see the comments in the cfg).
+TEST(CudaPlan, FallbacksDownloadTheirInputsAndUploadWhatDeviceLayersRead) {
+  Network net = build(test::kFallbackCfg);
+  std::vector<std::vector<int>> inputs;
+  std::vector<bool> kept(size_t(net.num_layers()), false);
+  for (int i = 0; i < net.num_layers(); ++i) {
+    inputs.push_back(net.layer(i).inputs);
+    kept[size_t(i)] = net.layer(i).is_detection_output() || i == net.num_layers() - 1;
+  }
+  const DevicePlan plan = plan_device_execution(net.cuda_layers(), inputs, kept);
+  ASSERT_EQ(plan.steps.size(), 6u);
+  EXPECT_EQ(plan.fallbacks(), 2);
+  EXPECT_TRUE(plan.upload_input);
+  EXPECT_EQ(plan.steps[1].download_before, (std::vector<int>{0}));
+  EXPECT_TRUE(plan.steps[1].upload_after);
+  EXPECT_EQ(plan.steps[3].download_before, (std::vector<int>{2}));
+  EXPECT_FALSE(plan.steps[3].upload_after);
+  // Kept fallback outputs (1, 3) are on the host already; the last layer comes down.
+  EXPECT_EQ(plan.download_at_end, (std::vector<int>{5}));
+}
+
+TEST(CudaPlan, ConsecutiveFallbacksReuseHostCopies) {
+  // 0 device, 1 and 2 fallbacks both reading 0, 3 fallback reading the input and 1, 4 device
+  // reading 0 and 2; kept: 2 (fallback) and 4.
+  const std::vector<bool> on{true, false, false, false, true};
+  const std::vector<std::vector<int>> inputs{{-1}, {0}, {0, 1}, {-1, 1}, {0, 2}};
+  const std::vector<bool> kept{false, false, true, false, true};
+  const DevicePlan plan = plan_device_execution(on, inputs, kept);
+  EXPECT_TRUE(plan.upload_input);
+  EXPECT_EQ(plan.steps[1].download_before, (std::vector<int>{0}));
+  EXPECT_TRUE(plan.steps[2].download_before.empty());  // 0 came down for 1; 1 is a fallback
+  EXPECT_TRUE(plan.steps[3].download_before.empty());  // the input is the caller's buffer
+  EXPECT_FALSE(plan.steps[1].upload_after);
+  EXPECT_TRUE(plan.steps[2].upload_after);   // read by device layer 4
+  EXPECT_FALSE(plan.steps[3].upload_after);
+  EXPECT_EQ(plan.download_at_end, (std::vector<int>{4}));
+}
+
+TEST(CudaPlan, AllOnTheDeviceMovesOnlyTheInputAndTheKeptOutputs) {
+  const std::vector<bool> on{true, true, true};
+  const std::vector<std::vector<int>> inputs{{-1}, {0}, {1, 0}};
+  const DevicePlan plan = plan_device_execution(on, inputs, {false, true, true});
+  EXPECT_EQ(plan.fallbacks(), 0);
+  EXPECT_TRUE(plan.upload_input);
+  for (const DeviceStep& s : plan.steps) {
+    EXPECT_TRUE(s.download_before.empty());
+    EXPECT_FALSE(s.upload_after);
+  }
+  EXPECT_EQ(plan.download_at_end, (std::vector<int>{1, 2}));
+}
+
+TEST(CudaPlan, AFallbackFirstLayerNeedsNoInputUpload) {
+  const DevicePlan plan = plan_device_execution({false, true}, {{-1}, {0}}, {false, true});
+  EXPECT_FALSE(plan.upload_input);
+  EXPECT_TRUE(plan.steps[0].upload_after);
+}
+
+TEST(CudaPlan, RejectsMismatchedOrForwardReferences) {
+  EXPECT_ERROR_CONTAINS(plan_device_execution({true}, {}, {true}), "input lists");
+  EXPECT_ERROR_CONTAINS(plan_device_execution({true, true}, {{-1}, {1}}, {false, true}),
+                        "reads layer 1");
+}
+
+// The device arena is the host plan (same offsets, same size): outputs share memory once
+// dead, so it is much smaller than all outputs together.
+TEST(CudaPlan, TheSharedArenaPlanReusesMemory) {
+  Network net = build(test::kEveryCudaLayerCfg);
+  init_weights(net, 1);
+  std::vector<float> in(net.input_shape().size(), 0.25f);
+  net.forward(in.data());
+  size_t all = 0;
+  for (int i = 0; i < net.num_layers(); ++i) all += net.layer(i).output_shape.per_image();
+  EXPECT_GT(net.arena_floats(), 0u);
+  EXPECT_LT(net.arena_floats(), all);
+  // Keeping every output turns reuse off: the arena then holds them all (aligned).
+  std::vector<int> every;
+  for (int i = 0; i < net.num_layers(); ++i) every.push_back(i);
+  net.keep_outputs(every);
+  net.forward(in.data());
+  EXPECT_GE(net.arena_floats(), all);
+}
+
+TEST(CudaPlan, ACudaNetworkCannotTrainYet) {
+  Network net = build(test::kFallbackCfg, BackendKind::cuda);
+  EXPECT_ERROR_CONTAINS(net.set_training(true), "not implemented yet");
+}
+
+// Without a device (or without CUDA) a cuda network fails at prepare with the reason.
+TEST(CudaPlan, ACudaNetworkWithoutADeviceFailsWithTheReason) {
+#if defined(MISHNET_HAVE_CUDA)
+  if (cuda::device_available()) GTEST_SKIP() << "a CUDA device exists: the GPU tests run instead";
+  const std::string needle = "does not exist";
+#else
+  const std::string needle = "built without CUDA";
+#endif
+  Network net = build(test::kFallbackCfg, BackendKind::cuda);
+  std::vector<float> in(net.input_shape().size(), 0.0f);
+  EXPECT_ERROR_CONTAINS(net.forward(in.data()), needle);
+}
+
+}  // namespace
+}  // namespace mishnet
