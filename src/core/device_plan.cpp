@@ -47,4 +47,24 @@ DevicePlan plan_device_execution(const std::vector<bool>& on_device,
   return plan;
 }
 
+void execute_device_plan(const DevicePlan& plan, DeviceSteps& steps) {
+  if (plan.upload_input) steps.upload_input();
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const DeviceStep& step = plan.steps[i];
+    const int layer = int(i);
+    steps.begin_layer(layer);
+    if (step.on_device) {
+      steps.run_on_device(layer);
+    } else {
+      for (int j : step.download_before) steps.download(j);
+      steps.wait();
+      steps.run_on_host(layer);
+      if (step.upload_after) steps.upload(layer);
+    }
+    steps.end_layer(layer);
+  }
+  for (int j : plan.download_at_end) steps.download(j);
+  steps.wait();
+}
+
 }  // namespace mishnet

@@ -27,6 +27,26 @@ struct DevicePlan {
   int fallbacks() const;
 };
 
+// The operations a plan is carried out with. Network implements them with CUDA copies and
+// launches on its stream (network_cuda.cpp); the CPU tests with a model that checks each tensor
+// is where it is read.
+class DeviceSteps {
+ public:
+  virtual ~DeviceSteps() = default;
+  virtual void upload_input() = 0;
+  virtual void run_on_device(int layer) = 0;   // queue layer's forward_cuda
+  virtual void download(int layer) = 0;        // layer's output, device -> host (queued)
+  virtual void wait() = 0;                     // the host waits for everything queued
+  virtual void run_on_host(int layer) = 0;     // layer's CPU forward (a fallback)
+  virtual void upload(int layer) = 0;          // layer's output, host -> device (queued)
+  virtual void begin_layer(int /*layer*/) {}   // profiling hooks
+  virtual void end_layer(int /*layer*/) {}
+};
+
+// Runs `plan`: the input upload, each layer on the device or (after its downloads and a wait)
+// on the host with its upload, the downloads of kept outputs, and a final wait.
+void execute_device_plan(const DevicePlan& plan, DeviceSteps& steps);
+
 // on_device[i]: layer i has a CUDA forward; inputs[i]: the layers it reads (-1 = the network
 // input); kept[i]: its output is read after the forward (Network::output, detection layers,
 // the last layer).

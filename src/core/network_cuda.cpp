@@ -106,44 +106,57 @@ Tensor Network::forward_cuda(const float* input) {
     s.input = cuda::DeviceBuffer(in_bytes);
     s.pinned_input = cuda::PinnedBuffer(in_bytes);
   }
-  const Tensor host_in{const_cast<float*>(input), in_shape};
-  const Tensor device_in{static_cast<float*>(s.input.data()), in_shape};
-  cuda::StreamHandle stream = s.stream.handle();
-  if (s.plan.upload_input) {
-    std::memcpy(s.pinned_input.data(), input, in_bytes);
-    cuda::copy_to_device(s.input.data(), s.pinned_input.data(), in_bytes, stream);
-  }
-  layer_times_ms_.assign(size_t(n), 0.0);
-  auto bytes = [](const Tensor& t) { return t.size() * sizeof(float); };
-  for (int i = 0; i < n; ++i) {
-    Layer& l = *layers_[size_t(i)];
-    const DeviceStep& step = s.plan.steps[size_t(i)];
-    const auto t0 = std::chrono::steady_clock::now();
-    if (step.on_device) {
-      CudaForwardContext ctx{i == 0 ? device_in : s.outputs[size_t(i - 1)], s.outputs,
-                             s.layer_params[size_t(i)], stream};
-      l.forward_cuda(ctx, s.outputs[size_t(i)]);
-    } else {
-      for (int j : step.download_before)
-        cuda::copy_to_host(outputs_[size_t(j)].data, s.outputs[size_t(j)].data,
-                           bytes(outputs_[size_t(j)]), stream);
-      s.stream.synchronize();
-      ForwardContext ctx{i == 0 ? host_in : outputs_[size_t(i - 1)], outputs_, false};
-      l.forward(ctx, outputs_[size_t(i)]);
-      if (step.upload_after)
-        cuda::copy_to_device(s.outputs[size_t(i)].data, outputs_[size_t(i)].data,
-                             bytes(outputs_[size_t(i)]), stream);
+  // The plan's steps with CUDA copies and launches on the network's stream.
+  struct Steps final : DeviceSteps {
+    Network& net;
+    CudaState& s;
+    const float* input;
+    size_t in_bytes;
+    Tensor host_in, device_in;
+    std::chrono::steady_clock::time_point t0;
+
+    Steps(Network& net, CudaState& s, const float* input, const Shape& in_shape)
+        : net(net), s(s), input(input), in_bytes(in_shape.size() * sizeof(float)),
+          host_in{const_cast<float*>(input), in_shape},
+          device_in{static_cast<float*>(s.input.data()), in_shape} {}
+    static size_t bytes(const Tensor& t) { return t.size() * sizeof(float); }
+
+    void upload_input() override {
+      std::memcpy(s.pinned_input.data(), input, in_bytes);
+      cuda::copy_to_device(s.input.data(), s.pinned_input.data(), in_bytes, s.stream.handle());
     }
-    if (profiling_) {
+    void run_on_device(int i) override {
+      CudaForwardContext ctx{i == 0 ? device_in : s.outputs[size_t(i - 1)], s.outputs,
+                             s.layer_params[size_t(i)], s.stream.handle()};
+      net.layers_[size_t(i)]->forward_cuda(ctx, s.outputs[size_t(i)]);
+    }
+    void download(int j) override {
+      cuda::copy_to_host(net.outputs_[size_t(j)].data, s.outputs[size_t(j)].data,
+                         bytes(net.outputs_[size_t(j)]), s.stream.handle());
+    }
+    void wait() override { s.stream.synchronize(); }
+    void run_on_host(int i) override {
+      ForwardContext ctx{i == 0 ? host_in : net.outputs_[size_t(i - 1)], net.outputs_, false};
+      net.layers_[size_t(i)]->forward(ctx, net.outputs_[size_t(i)]);
+    }
+    void upload(int i) override {
+      cuda::copy_to_device(s.outputs[size_t(i)].data, net.outputs_[size_t(i)].data,
+                           bytes(net.outputs_[size_t(i)]), s.stream.handle());
+    }
+    // With profiling, each layer's time includes waiting for its kernels.
+    void begin_layer(int) override {
+      if (net.profiling_) t0 = std::chrono::steady_clock::now();
+    }
+    void end_layer(int i) override {
+      if (!net.profiling_) return;
       s.stream.synchronize();
-      layer_times_ms_[size_t(i)] =
+      net.layer_times_ms_[size_t(i)] =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
-  }
-  for (int j : s.plan.download_at_end)
-    cuda::copy_to_host(outputs_[size_t(j)].data, s.outputs[size_t(j)].data,
-                       bytes(outputs_[size_t(j)]), stream);
-  s.stream.synchronize();
+  };
+  layer_times_ms_.assign(size_t(n), 0.0);
+  Steps steps(*this, s, input, in_shape);
+  execute_device_plan(s.plan, steps);
   return outputs_.back();
 }
 

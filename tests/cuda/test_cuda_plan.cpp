@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -149,6 +150,96 @@ TEST(CudaPlan, RejectsMismatchedOrForwardReferences) {
   EXPECT_ERROR_CONTAINS(plan_device_execution({true}, {}, {true}), "input lists");
   EXPECT_ERROR_CONTAINS(plan_device_execution({true, true}, {{-1}, {1}}, {false, true}),
                         "reads layer 1");
+}
+
+// A model of where each output is valid (host, device) that execute_device_plan drives: every
+// read must find its tensor where it runs, every copy must start from a valid copy, nothing is
+// copied that is already there or never read there, and kept outputs end on the host.
+class ValidityModel final : public DeviceSteps {
+ public:
+  ValidityModel(const std::vector<std::vector<int>>& inputs, const std::vector<bool>& kept)
+      : inputs_(inputs), kept_(kept), host_(inputs.size(), false), device_(inputs.size(), false) {}
+
+  void upload_input() override {
+    EXPECT_FALSE(input_on_device_) << "input uploaded twice";
+    input_on_device_ = true;
+  }
+  void run_on_device(int i) override {
+    for (int src : inputs_[size_t(i)]) {
+      if (src < 0) {
+        EXPECT_TRUE(input_on_device_) << "layer " << i << " reads the input";
+      } else {
+        EXPECT_TRUE(device_[size_t(src)]) << "device layer " << i << " reads " << src;
+      }
+    }
+    device_[size_t(i)] = true;
+  }
+  void download(int j) override {
+    EXPECT_TRUE(device_[size_t(j)]) << "download of " << j << " before it exists";
+    EXPECT_FALSE(host_[size_t(j)]) << "download of " << j << ", already on the host";
+    host_[size_t(j)] = true;
+    waited_ = false;
+  }
+  void wait() override { waited_ = true; }
+  void run_on_host(int i) override {
+    EXPECT_TRUE(waited_) << "fallback " << i << " ran before its downloads finished";
+    for (int src : inputs_[size_t(i)]) {
+      if (src >= 0) {
+        EXPECT_TRUE(host_[size_t(src)]) << "fallback " << i << " reads " << src;
+      }
+    }
+    host_[size_t(i)] = true;
+  }
+  void upload(int i) override {
+    EXPECT_TRUE(host_[size_t(i)]);
+    EXPECT_FALSE(device_[size_t(i)]) << "upload of " << i << ", already on the device";
+    device_[size_t(i)] = true;
+    uploaded_.push_back(i);
+  }
+  void check_end(const std::vector<bool>& on_device) {
+    EXPECT_TRUE(waited_) << "no wait after the last download";
+    for (size_t i = 0; i < kept_.size(); ++i) {
+      if (kept_[i]) {
+        EXPECT_TRUE(host_[i]) << "kept output " << i << " is not on the host";
+      }
+    }
+    // Uploads only for outputs some later device layer reads.
+    for (int i : uploaded_) {
+      bool read = false;
+      for (size_t r = size_t(i) + 1; r < inputs_.size(); ++r)
+        for (int src : inputs_[r]) read = read || (src == i && on_device[r]);
+      EXPECT_TRUE(read) << "fallback " << i << " uploaded for no device reader";
+    }
+  }
+
+ private:
+  std::vector<std::vector<int>> inputs_;
+  std::vector<bool> kept_, host_, device_;
+  std::vector<int> uploaded_;
+  bool input_on_device_ = false, waited_ = true;
+};
+
+TEST(CudaPlan, RandomNetworksFindEveryTensorWhereItIsRead) {
+  std::mt19937_64 rng(test::test_seed());
+  for (int trial = 0; trial < 500; ++trial) {
+    const int n = 1 + int(rng() % 12);
+    std::vector<bool> on(static_cast<size_t>(n)), kept(static_cast<size_t>(n));
+    std::vector<std::vector<int>> inputs(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      on[size_t(i)] = rng() % 3 != 0;
+      kept[size_t(i)] = rng() % 4 == 0 || i == n - 1;
+      const int reads = 1 + int(rng() % 3);
+      for (int k = 0; k < reads; ++k) inputs[size_t(i)].push_back(int(rng() % size_t(i + 1)) - 1);
+    }
+    const DevicePlan plan = plan_device_execution(on, inputs, kept);
+    ValidityModel model(inputs, kept);
+    execute_device_plan(plan, model);
+    model.check_end(on);
+    if (::testing::Test::HasFailure()) {
+      ADD_FAILURE() << "trial " << trial << " (seed " << test::test_seed() << ")";
+      return;
+    }
+  }
 }
 
 // The device arena is the host plan (same offsets, same size): outputs share memory once
