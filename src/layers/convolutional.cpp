@@ -168,8 +168,9 @@ class ConvolutionalLayer final : public Layer {
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
     if (!cudnn_ || cudnn_batch_ != out.shape.n) {
-      cudnn_ = std::make_unique<cuda::CudnnConvolution>(describe(out.shape.n),
-                                                        kCudnnWorkspaceLimit);
+      cudnn_ = std::make_unique<cuda::CudnnConvolution>(
+          describe(out.shape.n), kCudnnWorkspaceLimit,
+          cuda::CudnnConvolution::Directions::forward_only);
       cudnn_batch_ = out.shape.n;
     }
     cudnn_->forward(ctx.input.data, ctx.params[0], ctx.params[1], out.data, ctx.stream);

@@ -662,6 +662,20 @@ TEST(CudaOps, CudnnConvolutionHonoursAZeroWorkspaceLimit) {
   EXPECT_EQ(conv.workspace_bytes(), 0u);
 }
 
+// Inference convolutions choose only a forward algorithm: no larger workspace for backward
+// algorithms they never run, and a backward call is an error.
+TEST(CudaOps, CudnnConvolutionForwardOnly) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  const ops::Conv2dDesc d = conv_desc({2, 16, 20, 32, 3, 1, 1, 1, 1});
+  cuda::CudnnConvolution all(d, size_t(64) << 20);
+  cuda::CudnnConvolution forward(d, size_t(64) << 20,
+                                 cuda::CudnnConvolution::Directions::forward_only);
+  EXPECT_EQ(forward.forward_algorithm(), all.forward_algorithm());
+  EXPECT_LE(forward.workspace_bytes(), all.workspace_bytes());
+  EXPECT_ERROR_CONTAINS(forward.backward_data(nullptr, nullptr, nullptr), "forward-only");
+  EXPECT_ERROR_CONTAINS(forward.backward_filter(nullptr, nullptr, nullptr), "forward-only");
+}
+
 TEST(CudaOps, CublasInnerProductMatchesTheReference) {
   MISHNET_REQUIRE_CUDA_DEVICE();
   ops::InnerProductDesc d;

@@ -71,6 +71,7 @@ int pick(const std::vector<AlgorithmCandidate>& ranked, size_t limit, const char
 struct CudnnConvolution::Impl {
   ConvGeometry g;
   size_t limit = 0;
+  bool backward = true;
   cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
   cudnnFilterDescriptor_t w_desc = nullptr;
   cudnnConvolutionDescriptor_t conv_desc = nullptr;
@@ -110,7 +111,9 @@ struct CudnnConvolution::Impl {
   void choose(cudnnHandle_t h) {
     int device = 0;
     MISHNET_CUDA_CHECK(cudaGetDevice(&device));
-    const CacheKey key{device, limit, g.key()};
+    std::array<int, 19> shape_key = g.key();
+    shape_key[17] = backward ? 1 : 0;  // a spare slot of the key: forward-only choices differ
+    const CacheKey key{device, limit, shape_key};
     {
       std::lock_guard<std::mutex> lock(cache_mutex);
       auto it = algorithm_cache().find(key);
@@ -131,6 +134,12 @@ struct CudnnConvolution::Impl {
     };
     algos.forward =
         cudnnConvolutionFwdAlgo_t(pick(candidates(fwd, count, fwd_bytes), limit, "forward"));
+    if (!backward) {
+      fwd_bytes(algos.forward, algos.workspace);
+      std::lock_guard<std::mutex> lock(cache_mutex);
+      algorithm_cache().emplace(key, algos);
+      return;
+    }
     cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     MISHNET_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
         h, w_desc, y_desc, conv_desc, x_desc, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
@@ -169,10 +178,12 @@ struct CudnnConvolution::Impl {
   }
 };
 
-CudnnConvolution::CudnnConvolution(const ops::Conv2dDesc& d, size_t workspace_limit_bytes)
+CudnnConvolution::CudnnConvolution(const ops::Conv2dDesc& d, size_t workspace_limit_bytes,
+                                   Directions directions)
     : impl_(std::make_unique<Impl>()) {
   impl_->g = conv_geometry(d);
   impl_->limit = workspace_limit_bytes;
+  impl_->backward = directions == Directions::all;
   impl_->describe();
   impl_->choose(thread_cudnn().handle);
 }
@@ -193,6 +204,7 @@ void CudnnConvolution::forward(const float* x, const float* w, const float* bias
 void CudnnConvolution::backward_data(const float* dy, const float* w, float* dx,
                                      StreamHandle stream) {
   Impl& m = *impl_;
+  if (!m.backward) fail("CudnnConvolution: backward_data on a forward-only convolution");
   ThreadCudnn& t = m.prepare(stream);
   const float one = 1.0f;
   MISHNET_CUDNN_CHECK(cudnnConvolutionBackwardData(t.handle, &one, m.w_desc, w, m.y_desc, dy,
@@ -204,6 +216,7 @@ void CudnnConvolution::backward_data(const float* dy, const float* w, float* dx,
 void CudnnConvolution::backward_filter(const float* x, const float* dy, float* dw,
                                        StreamHandle stream) {
   Impl& m = *impl_;
+  if (!m.backward) fail("CudnnConvolution: backward_filter on a forward-only convolution");
   ThreadCudnn& t = m.prepare(stream);
   const float one = 1.0f;
   MISHNET_CUDNN_CHECK(cudnnConvolutionBackwardFilter(t.handle, &one, m.x_desc, x, m.y_desc, dy,

@@ -13,7 +13,11 @@ namespace mishnet::cuda {
 class CudnnConvolution {
  public:
   // Throws when cuDNN cannot express `d` (conv_geometry) or no algorithm fits the limit.
-  CudnnConvolution(const ops::Conv2dDesc& d, size_t workspace_limit_bytes);
+  // Forward only (inference): the backward algorithms are not chosen, the workspace is the
+  // forward one's, and backward_data/backward_filter throw.
+  enum class Directions { all, forward_only };
+  CudnnConvolution(const ops::Conv2dDesc& d, size_t workspace_limit_bytes,
+                   Directions directions = Directions::all);
   ~CudnnConvolution();
   CudnnConvolution(const CudnnConvolution&) = delete;
   CudnnConvolution& operator=(const CudnnConvolution&) = delete;
