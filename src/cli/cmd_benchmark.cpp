@@ -88,8 +88,11 @@ void run_benchmark(const BenchmarkArgs& a) {
   std::mt19937_64 rng(1);
   for (float& v : input) v = float(rng() >> 40) * (1.0f / 16777216.0f);
 
+  const std::string backend = net.backend() == BackendKind::cuda
+                                  ? "cuda (GPU " + std::to_string(net.device()) + ")"
+                                  : backend_name(net.backend());
   std::printf("%s: input %s, batch %d, %d threads, %s backend, %.3f BFLOPs per image\n", a.cfg.c_str(),
-              shape_text(in).c_str(), in.n, omp_get_max_threads(), backend_name(net.backend()), net.bflops());
+              shape_text(in).c_str(), in.n, omp_get_max_threads(), backend.c_str(), net.bflops());
   std::printf("weights: %s; %d warm-up then %d timed forward passes\n",
               a.weights.empty() ? "random (init seed 1)" : a.weights.c_str(), a.warmup, a.iters);
 
