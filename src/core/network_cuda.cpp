@@ -31,7 +31,6 @@ struct Network::CudaState {
   cuda::Stream stream;
   cuda::DeviceBuffer params;                   // every layer's cuda_parameters()
   std::vector<std::vector<float*>> layer_params;
-  bool fallbacks_logged = false;
   // Rebuilt when the host arena is re-planned (keep_outputs).
   cuda::DeviceBuffer arena;
   std::vector<Tensor> outputs;                 // device tensors at the host plan's offsets
@@ -44,19 +43,21 @@ struct Network::CudaState {
 void Network::CudaStateDeleter::operator()(CudaState* s) const { delete s; }
 
 void Network::prepare_cuda() {
-  cuda::use_device(device_);
-  if (!cuda_ || cuda_->device != device_) cuda_.reset(new CudaState(device_));
-  CudaState& s = *cuda_;
   const std::vector<bool> on = cuda_layers();
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    Layer& l = *layers_[i];
-    l.prepare(on[i] ? BackendKind::cuda : BackendKind::cpu);
-    if (!on[i] && !s.fallbacks_logged)
-      std::cerr << "cuda: layer " << i << " [" << l.type()
-                << "] has no CUDA forward with these options: it runs on the CPU (inputs "
-                   "downloaded, output uploaded)\n";
+  if (!cuda_ || cuda_->device != device_) {
+    // Once per network (and before the device is touched, so it shows without one too).
+    for (size_t i = 0; i < layers_.size(); ++i)
+      if (!on[i])
+        std::cerr << "cuda: layer " << i << " [" << layers_[i]->type()
+                  << "] has no CUDA forward with these options: it runs on the CPU (inputs "
+                     "downloaded, output uploaded)\n";
+    cuda::use_device(device_);
+    cuda_.reset(new CudaState(device_));
   }
-  s.fallbacks_logged = true;
+  cuda::use_device(device_);
+  CudaState& s = *cuda_;
+  for (size_t i = 0; i < layers_.size(); ++i)
+    layers_[i]->prepare(on[i] ? BackendKind::cuda : BackendKind::cpu);
 
   // One device allocation for all parameters, 64-float aligned blocks.
   std::vector<std::vector<std::span<const float>>> blocks(layers_.size());

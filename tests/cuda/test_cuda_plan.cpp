@@ -4,6 +4,7 @@
 // device shares with the host, and the errors of a CUDA network where it cannot run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -259,6 +260,26 @@ TEST(CudaPlan, TheSharedArenaPlanReusesMemory) {
   net.keep_outputs(every);
   net.forward(in.data());
   EXPECT_GE(net.arena_floats(), all);
+}
+
+// One stderr line per fallback when a cuda network is first prepared (also without a device:
+// the lines come before the device is touched).
+TEST(CudaPlan, PrepareNamesEachFallback) {
+#if !defined(MISHNET_HAVE_CUDA)
+  GTEST_SKIP() << "built without CUDA: a cuda network fails before it is prepared";
+#endif
+  Network net = build(test::kFallbackCfg, BackendKind::cuda);
+  std::vector<float> in(net.input_shape().size(), 0.0f);
+  ::testing::internal::CaptureStderr();
+  try {
+    net.forward(in.data());
+  } catch (const Error&) {
+    // no device or no CUDA: the lines are what this test checks
+  }
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("cuda: layer 1 [detection] has no CUDA forward"), std::string::npos) << err;
+  EXPECT_NE(err.find("cuda: layer 3 [detection] has no CUDA forward"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 2) << err;
 }
 
 TEST(CudaPlan, ACudaNetworkCannotTrainYet) {
