@@ -2,6 +2,7 @@
 // reference op (src/ops/activation_reference.cpp), against ../shared/spec/ACTIVATIONS.md.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -570,8 +571,11 @@ TEST(ActivationOp, ChannelWiseActsPerPixel) {
 }
 
 // activation_backward_reference against central differences of activate_reference for
-// L = sum(w * y) with random w; x is kept 0.1 away from kinks. Tolerance 2e-3 (float forward,
-// h = 1e-2, second-order truncation).
+// L = sum(w * y) with random w; x is kept 0.1 away from kinks. The difference quotient is
+// Richardson-extrapolated from steps h and h/2 (h = 1e-2), which cancels the h^2 truncation
+// term: the normalize_channels family has large third derivatives where a pixel's positive sum
+// is small, and a plain central difference missed 2e-3 there for some seeds. Tolerance 2e-3
+// relative to max(1, |gradient|) (float forward: round-off ~1e-5 relative).
 TEST(ActivationOp, BackwardMatchesFiniteDifferences) {
   std::mt19937_64 rng(test::test_seed());
   std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
@@ -595,13 +599,16 @@ TEST(ActivationOp, BackwardMatchesFiniteDifferences) {
     std::vector<float> y = x, delta = weights;
     ops::activate_reference(a, view(y, n, c, h, w));
     ops::activation_backward_reference(a, view(delta, n, c, h, w), x.data(), y.data());
-    const float step = 1e-2f;
-    for (int i = 0; i < size; ++i) {
+    auto central_difference = [&](int i, float step) {
       std::vector<float> plus = x, minus = x;
       plus[i] += step;
       minus[i] -= step;
-      double fd = (loss(a, plus) - loss(a, minus)) / (double(plus[i]) - minus[i]);
-      EXPECT_NEAR(delta[i], fd, 2e-3) << activation_name(a) << " element " << i;
+      return (loss(a, plus) - loss(a, minus)) / (double(plus[i]) - minus[i]);
+    };
+    for (int i = 0; i < size; ++i) {
+      const double fd = (4 * central_difference(i, 5e-3f) - central_difference(i, 1e-2f)) / 3;
+      EXPECT_NEAR(delta[i], fd, 2e-3 * std::max(1.0, std::fabs(fd)))
+          << activation_name(a) << " element " << i;
     }
   }
   // The argument activation_needs() names is required.
