@@ -72,7 +72,7 @@ void run_train(TrainArgs& a) {
                                     : int(std::max<int64_t>(1, images_per_epoch / images_per_batch));
 
   TrainingChart chart(a.chart, std::filesystem::path(backup) / (to.name + "_log.csv"),
-                      trainer.max_batches(), a.topk ? "top-1" : "");
+                      trainer.max_batches(), a.topk ? "top-1" : "", trainer.iteration());
   std::printf("Training %s on %zu images (%d classes), batch %d = %d x %d, seed %llu, "
               "iterations %lld..%lld\n",
               a.cfg.c_str(), train_list.images.size(), classes, nc.batch, nc.subdivisions,

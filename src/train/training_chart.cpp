@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <stdexcept>
 #include <iostream>
 
 #include "mishnet/error.h"
@@ -14,17 +16,83 @@
 
 namespace mishnet {
 
+namespace {
+
+constexpr const char* kCsvHeader = "iteration,loss,average_loss,learning_rate,images_per_second,metric";
+
+// Fields of one CSV row (no quoting: the log holds numbers only).
+std::vector<std::string> split_row(const std::string& line) {
+  std::vector<std::string> fields(1);
+  for (char c : line) {
+    if (c == ',') fields.emplace_back();
+    else fields.back() += c;
+  }
+  return fields;
+}
+
+}  // namespace
+
 TrainingChart::TrainingChart(std::string png_path, std::string csv_path, int64_t max_batches,
-                             std::string metric_name)
+                             std::string metric_name, int64_t start_iteration)
     : png_path_(std::move(png_path)),
       csv_path_(std::move(csv_path)),
       metric_name_(std::move(metric_name)),
       max_batches_(std::max<int64_t>(1, max_batches)) {
+  load_history(start_iteration);
   csv_.open(csv_path_, std::ios::app);
   if (!csv_) fail(csv_path_, ": cannot open the training log for writing");
   csv_.seekp(0, std::ios::end);
-  if (csv_.tellp() == 0)
-    csv_ << "iteration,loss,average_loss,learning_rate,images_per_second,metric\n";
+  if (csv_.tellp() == 0) csv_ << kCsvHeader << '\n';
+}
+
+void TrainingChart::load_history(int64_t start_iteration) {
+  std::ifstream in(csv_path_);
+  if (!in) return;  // a fresh log
+  std::string line, kept;
+  bool dropped = false;
+  int line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line_number == 1) {
+      if (line != kCsvHeader)
+        fail(csv_path_, ":1: not a mishnet training log (header '", line, "', expected '", kCsvHeader,
+             "'); move it away or pass another -chart/backup directory");
+      kept += line + '\n';
+      continue;
+    }
+    if (line.empty()) continue;
+    const std::vector<std::string> f = split_row(line);
+    int64_t iteration = 0;
+    try {
+      if (f.size() != 6) throw std::invalid_argument("fields");
+      size_t used = 0;
+      iteration = std::stoll(f[0], &used);
+      if (used != f[0].size()) throw std::invalid_argument("iteration");
+      if (iteration > start_iteration) {
+        dropped = true;
+        continue;
+      }
+      if (!f[2].empty()) average_loss_.emplace_back(iteration, std::stof(f[2]));
+      if (!f[5].empty()) metric_.emplace_back(iteration, std::stod(f[5]));
+    } catch (const std::exception&) {
+      fail(csv_path_, ":", line_number, ": not a row of 6 numbers (iteration,loss,average_loss,"
+           "learning_rate,images_per_second,metric): '", line, "'");
+    }
+    kept += line + '\n';
+  }
+  in.close();
+  if (!dropped) return;
+  // The rows after the checkpoint are iterations this run redoes: keep the old log aside, then
+  // replace it whole.
+  std::filesystem::copy_file(csv_path_, csv_path_ + ".before_resume",
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string tmp = csv_path_ + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << kept;
+    if (!out.flush()) fail(tmp, ": cannot write the training log");
+  }
+  std::filesystem::rename(tmp, csv_path_);
 }
 
 void TrainingChart::add_loss(int64_t iteration, float loss, float average_loss,
