@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mishnet/detection_labels.h"
+#include "mishnet/multi_scale.h"
 #include "mishnet/network.h"
 #include "mishnet/trainer.h"
 
@@ -51,6 +52,10 @@ struct DetectionLoaderOptions {
   bool shuffle = true;   // a fresh permutation of the list per epoch (else list order)
   int threads = 2;       // loader threads; 0 builds each mini-batch inside fill()
   int prefetch = 3;      // mini-batches prepared ahead
+  // Multi-scale training: mini-batch k is built at multi_scale.size_at(seed, k / subdivisions)
+  // (the cfg's size when off).
+  MultiScale multi_scale;
+  int subdivisions = 1;
 };
 
 // The augmentation options of a network: [net] and the jitter, resize and `max` of its last
@@ -75,12 +80,13 @@ class DetectionLoader : public BatchSource {
   DetectionLoader(const DetectionLoader&) = delete;
   DetectionLoader& operator=(const DetectionLoader&) = delete;
 
-  // images: batch x channels x height x width; truth: batch x (max_boxes * 5).
+  // images: batch x channels x height x width (the size of the mini-batch's iteration);
+  // truth: batch x (max_boxes * 5).
   void fill(int64_t minibatch_index, float* images, float* truth) override;
 
   void set_seed(uint64_t seed);
   uint64_t seed() const;
-  size_t image_floats() const;
+  size_t image_floats() const;  // per image, at the cfg's size
   size_t truth_floats() const;  // per image
   const DetectionList& list() const;
   // "2 images could not be decoded and were replaced ... : a.jpg, b.jpg"; empty when none.

@@ -58,6 +58,8 @@ struct NetConfig {
   int min_crop = 0;
   int max_crop = 0;
   int track = 0;
+  // Multi-scale training ([yolo] random=): sizes are multiples of this.
+  int resize_step = 32;
 
   // Reads every key of [net]; keys left unread are reported by the caller.
   static NetConfig parse(const CfgSection& net);

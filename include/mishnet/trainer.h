@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "mishnet/multi_scale.h"
 #include "mishnet/network.h"
 #include "mishnet/optimizer.h"
 
@@ -37,6 +38,10 @@ struct TrainerOptions {
   std::string name;        // checkpoint prefix: backup/<name>_last.weights
   uint64_t seed = 1;
   int64_t max_batches = 0; // 0: [net] max_batches
+  // Multi-scale training: before an iteration whose size (multi_scale.size_at) differs from the
+  // network's input, `resize` rebuilds the network at that size (resize_training_network).
+  MultiScale multi_scale;
+  std::function<void(Network&, InputSize)> resize;
 };
 
 class Trainer {

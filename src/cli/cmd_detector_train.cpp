@@ -15,6 +15,7 @@
 #include "mishnet/detection_data.h"
 #include "mishnet/detection_eval.h"
 #include "mishnet/error.h"
+#include "mishnet/multi_scale.h"
 #include "mishnet/trainer.h"
 #include "train/training_chart.h"
 #include "train/training_loop.h"
@@ -46,13 +47,8 @@ void run_detector_train(DetectorTrainArgs& a) {
   const int classes = data.get_int("classes", head.classes);
   if (classes != head.classes)
     fail(a.data, ": classes=", classes, " but the [yolo] layers of ", a.cfg, " have classes=", head.classes);
-  for (int i = 0; i < net.num_layers(); ++i)
-    if (auto* y = dynamic_cast<const YoloLayer*>(&net.layer(i)); y && y->options().random > 0) {
-      std::printf("warning: %s: [yolo] random=%g (multi-scale training) is not supported yet: the network "
-                  "cannot be re-planned for a new input size; training stays at %dx%d\n",
-                  a.cfg.c_str(), double(y->options().random), nc.width, nc.height);
-      break;
-    }
+  const MultiScale multi_scale =
+      MultiScale::from_network(net, a.max_batches > 0 ? a.max_batches : nc.max_batches);
 
   DetectionList train_list = read_detection_list(data.existing_file("train"), classes);
   std::printf("%s\n", train_list.summary().c_str());
@@ -66,9 +62,17 @@ void run_detector_train(DetectorTrainArgs& a) {
   lo.batch = net.batch();
   lo.seed = a.seed;
   lo.threads = a.threads;
+  lo.multi_scale = multi_scale;
+  lo.subdivisions = nc.subdivisions;
   DetectionLoader loader(std::move(train_list), nc, head, lo);
 
   TrainerOptions to = trainer_options_for(data, a.cfg, a.seed, a.max_batches);
+  to.multi_scale = multi_scale;
+  const Cfg cfg = parse_cfg_file(a.cfg);
+  to.resize = [&cfg, &setup](Network& n, InputSize size) {
+    resize_training_network(n, cfg, setup.options, size);
+    std::printf("Resizing to %dx%d (multi-scale training)\n", size.width, size.height);
+  };
   Trainer trainer(net, loader, to);
   if (!a.weights.empty()) {
     trainer.resume(a.weights, a.clear);
@@ -109,13 +113,13 @@ void run_detector_train(DetectorTrainArgs& a) {
 
   // Darknet's per-head figures after each iteration's loss line: IoU, class, objectness at the
   // trained anchors, objectness elsewhere, recall at 0.5 and the anchors trained.
-  std::vector<const YoloLayer*> heads;
-  for (int i = 0; i < net.num_layers(); ++i)
-    if (auto* y = dynamic_cast<const YoloLayer*>(&net.layer(i))) heads.push_back(y);
-  loop.iteration_note = [heads] {
+  // (Looked up each time: multi-scale training rebuilds the layers.)
+  loop.iteration_note = [&net] {
     std::string note;
     char buf[160];
-    for (const YoloLayer* y : heads) {
+    for (int i = 0; i < net.num_layers(); ++i) {
+      auto* y = dynamic_cast<const YoloLayer*>(&net.layer(i));
+      if (!y) continue;
       const YoloStats& st = y->last_stats();
       std::snprintf(buf, sizeof(buf), "; [yolo %d] IoU %.3f class %.3f obj %.3f no-obj %.4f .5R %.3f count %d",
                     y->index, double(st.avg_iou), double(st.avg_class), double(st.avg_obj),
@@ -126,12 +130,18 @@ void run_detector_train(DetectorTrainArgs& a) {
   };
 
   TrainingChart chart(a.chart, std::filesystem::path(to.backup_dir) / (to.name + "_log.csv"), trainer.max_batches(),
-                      a.map ? "mAP@0.5" : "");
+                      a.map ? "mAP@0.5" : "", trainer.iteration());
   std::printf("Training %s on %zu images (%d classes), %dx%d, batch %d = %d x %d, seed %llu, iterations %lld..%lld%s\n",
               a.cfg.c_str(), train_images, classes, nc.width, nc.height, nc.batch, nc.subdivisions, net.batch(),
               static_cast<unsigned long long>(trainer.seed()), static_cast<long long>(trainer.iteration()),
               static_cast<long long>(trainer.max_batches()),
               a.map ? (", mAP every " + std::to_string(loop.eval_every) + " iterations").c_str() : "");
+  if (multi_scale.enabled()) {
+    const InputSize largest = multi_scale.largest(), smallest = multi_scale.smallest();
+    std::printf("Multi-scale training (random): %dx%d to %dx%d in steps of %d, a new size every %d iterations\n",
+                smallest.width, smallest.height, largest.width, largest.height, multi_scale.resize_step,
+                multi_scale.period);
+  }
   std::fflush(stdout);
   const bool finished = run_training_loop(trainer, chart, loop);
   if (finished && best_map >= 0) std::printf("Best mAP@0.50 = %.4f\n", best_map);

@@ -77,6 +77,7 @@ NetConfig NetConfig::parse(const CfgSection& s) {
   c.min_crop = s.get_int("min_crop", 0);
   c.max_crop = s.get_int("max_crop", 0);
   c.track = s.get_int("track", 0);
+  c.resize_step = s.get_int("resize_step", 32);
 
   // Keys Darknet reads in [net] that mishnet accepts but does not act on: they tune Darknet's
   // own runtime (CUDA streams, time-steps of recurrent nets, adversarial attacks, ...).

@@ -90,34 +90,43 @@ struct DetectionLoader::Impl {
     fail(list.list_path, ": none of its ", n, " images could be loaded");
   }
 
-  data::DetectionSample sample_of(size_t index, data::Random& rng) {
+  data::DetectionSample sample_of(size_t index, const data::DetectionAugmentSettings& at,
+                                  data::Random& rng) {
     std::vector<data::PixelBox> boxes;
     Image decoded = load(index, boxes, rng);
-    return data::augment_detection_image(decoded, boxes, settings, options.augment, rng);
+    return data::augment_detection_image(decoded, boxes, at, options.augment, rng);
   }
 
-  void make_sample(int64_t position, uint64_t seed, float* image_out, float* truth_out) {
+  void make_sample(int64_t position, uint64_t seed, const data::DetectionAugmentSettings& at,
+                   float* image_out, float* truth_out) {
     data::Random rng(derive_seed(derive_seed(seed, kAugmentStream), uint64_t(position)));
-    data::DetectionSample sample = sample_of(order->image_at(position, seed), rng);
+    data::DetectionSample sample = sample_of(order->image_at(position, seed), at, rng);
     if (options.augment && settings.mix != data::MixMode::none && rng.coin()) {
       data::MixMode mode = settings.mix;
       if (mode == data::MixMode::cutmix_or_mosaic) mode = data::MixMode(rng.integer(2, 3));
       const int count = mode == data::MixMode::mosaic ? 3 : 1;
       data::DetectionSample partners[3];
       for (int p = 0; p < count; ++p)
-        partners[p] = sample_of(size_t(rng.integer(0, int(list.images.size()) - 1)), rng);
+        partners[p] = sample_of(size_t(rng.integer(0, int(list.images.size()) - 1)), at, rng);
       data::mix_detection_samples(sample, partners, mode, rng);
     }
     std::copy(sample.image.data.begin(), sample.image.data.end(), image_out);
-    data::fill_detection_truth(sample.boxes, settings.width, settings.height, settings.max_boxes, truth_out);
+    data::fill_detection_truth(sample.boxes, at.width, at.height, at.max_boxes, truth_out);
   }
 
+  // Mini-batch k belongs to iteration k / subdivisions, whose input size multi-scale training
+  // chooses (the cfg's size when it is off).
   void build(int64_t k, uint64_t seed, data::BuiltBatch& out) {
+    data::DetectionAugmentSettings at = settings;
+    const InputSize size = options.multi_scale.size_at(seed, k / options.subdivisions);
+    at.width = size.width;
+    at.height = size.height;
+    const size_t floats = size_t(at.width) * size_t(at.height) * size_t(at.channels);
     const int b = options.batch;
-    out.images.resize(size_t(b) * image_floats);
+    out.images.resize(size_t(b) * floats);
     out.truth.resize(size_t(b) * truth_floats);
     for (int i = 0; i < b; ++i)
-      make_sample(k * b + i, seed, out.images.data() + size_t(i) * image_floats,
+      make_sample(k * b + i, seed, at, out.images.data() + size_t(i) * floats,
                   out.truth.data() + size_t(i) * truth_floats);
   }
 };
@@ -129,12 +138,14 @@ DetectionLoader::DetectionLoader(DetectionList list, const NetConfig& net, const
   if (list.images.empty()) fail(list.list_path, ": the image list holds no images");
   if (options.batch < 1) fail("DetectionLoader: batch must be at least 1, got ", options.batch);
   if (options.threads < 0) fail("DetectionLoader: threads must not be negative, got ", options.threads);
+  if (options.subdivisions < 1) fail("DetectionLoader: subdivisions must be at least 1, got ", options.subdivisions);
   if (list.images.size() > size_t(INT32_MAX)) fail(list.list_path, ": more than 2^31 images");
   if (head.classes > 0 && list.classes != head.classes)
     fail(list.list_path, ": read for ", list.classes, " classes, the network's [yolo] has classes=", head.classes);
   d.settings = data::DetectionAugmentSettings::from_net(net, head.jitter, head.resize, head.max_boxes);
   d.list = std::move(list);
   d.options = options;
+  d.options.multi_scale.base = {d.settings.width, d.settings.height};  // the cfg's size
   d.image_floats = size_t(d.settings.width) * size_t(d.settings.height) * size_t(d.settings.channels);
   d.truth_floats = size_t(d.settings.max_boxes) * 5;
   d.bad.assign(d.list.images.size(), 0);

@@ -25,7 +25,8 @@ Trainer::Trainer(Network& net, BatchSource& data, TrainerOptions options)
   max_batches_ = options_.max_batches > 0 ? options_.max_batches : c.max_batches;
   if (max_batches_ <= 0) fail(net.cfg_path(), ": [net] max_batches must be set for training");
   if (!net.training()) net.set_training(true);
-  images_.resize(net.input_shape().size());
+  if (options_.multi_scale.enabled() && !options_.resize)
+    fail(net.cfg_path(), ": multi-scale training needs a way to resize the network");
   size_t truth = net.truth_floats();
   if (truth == 0) fail(net.cfg_path(), ": the network has no loss layer (softmax/cost, yolo, ...)");
   truth_.resize(truth * size_t(net.batch()));
@@ -67,6 +68,12 @@ void Trainer::resume(const std::string& weights_path, bool clear) {
 
 IterationStats Trainer::step() {
   auto t0 = std::chrono::steady_clock::now();
+  if (options_.multi_scale.enabled()) {
+    const InputSize size = options_.multi_scale.size_at(options_.seed, iteration_);
+    const Shape in = net_.input_shape();
+    if (size.width != in.w || size.height != in.h) options_.resize(net_, size);
+  }
+  images_.resize(net_.input_shape().size());
   net_.zero_grads();
   double loss = 0.0;
   std::mt19937_64 rng(derive_seed(options_.seed, uint64_t(iteration_)));

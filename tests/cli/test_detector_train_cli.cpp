@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
+#include <vector>
 
 #include "test_util.h"
 
@@ -159,6 +161,71 @@ TEST(DetectorTrainCli, ScenesThenTrainWithMapAndExactResume) {
   ASSERT_EQ(bad.exit_code, 0) << bad.out;
   EXPECT_NE(bad.out.find("1 bad label line skipped"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("labels/train/000001.txt:1:"), std::string::npos) << bad.out;
+}
+
+// Multi-scale training ([yolo] random=1, resize_step=16 at 32x32: sizes 32, 48 and 64): the
+// network is rebuilt at each drawn size, and a run resumed from a mid-run checkpoint trains at
+// the same sizes and ends with the same weights.
+TEST(DetectorTrainCli, MultiScaleTrainingResizesAndResumesExactly) {
+  const std::string dir = test::scratch_dir("detector_train_multiscale");
+  write_items(dir + "/idx");
+  Result gen = run("dataset fashion-scenes " + dir + "/s --source " + dir +
+                   "/idx --train 6 --valid 2 --size 48 --min-item 12 --max-item 24 --seed 2");
+  ASSERT_EQ(gen.exit_code, 0) << gen.out;
+  std::string cfg = kTinyCfg;
+  auto set = [&cfg](const std::string& from, const std::string& to) {
+    const size_t at = cfg.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    cfg.replace(at, from.size(), to);
+  };
+  set("batch=4\nsubdivisions=2\nwidth=64\nheight=64", "batch=2\nsubdivisions=1\nwidth=32\nheight=32\nresize_step=16");
+  set("max_batches=4", "max_batches=140\nsaveweights=20");
+  set("max=20", "max=20\nrandom=1");
+  write_file(dir + "/ms.cfg", cfg);
+  const std::string data_text = ::mishnet::test::read_file_bytes(dir + "/s/scenes.data");
+  auto data_with_backup = [&](const std::string& name) {
+    std::string text = data_text.substr(0, data_text.find("backup ="));
+    write_file(dir + "/" + name + ".data", text + "backup = " + dir + "/" + name + "\n");
+    return dir + "/" + name + ".data";
+  };
+
+  Result full = run("detector train " + data_with_backup("full") + " " + dir + "/ms.cfg -dont_show -seed 11 -loader_threads 1");
+  ASSERT_EQ(full.exit_code, 0) << full.out;
+  EXPECT_NE(full.out.find("Multi-scale training (random): 32x32 to 64x64 in steps of 16"), std::string::npos) << full.out;
+  // The first 10 iterations (and the last 100) at the largest size, other sizes in between.
+  EXPECT_EQ(full.out.find("Resizing to 64x64"), full.out.find("Resizing to")) << full.out;
+  const bool other_size = full.out.find("Resizing to 32x32") != std::string::npos ||
+                          full.out.find("Resizing to 48x48") != std::string::npos;
+  EXPECT_TRUE(other_size) << full.out;
+  ASSERT_TRUE(fs::exists(dir + "/full/ms_20.weights"));
+
+  // The log of the full run, resumed from iteration 20: its later rows are set aside and redone.
+  data_with_backup("resumed");
+  fs::create_directories(dir + "/resumed");
+  fs::copy_file(dir + "/full/ms_log.csv", dir + "/resumed/ms_log.csv");
+  Result resumed = run("detector train " + dir + "/resumed.data " + dir + "/ms.cfg " + dir +
+                       "/full/ms_20.weights -dont_show -loader_threads 1");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("iterations 20..140"), std::string::npos) << resumed.out;
+  EXPECT_EQ(::mishnet::test::read_file_bytes(dir + "/resumed/ms_final.weights"),
+            ::mishnet::test::read_file_bytes(dir + "/full/ms_final.weights"))
+      << "a resumed multi-scale run must end with the weights of an uninterrupted one";
+  // Same rows (iteration, loss, average loss, learning rate; not the speed), each once.
+  auto loss_columns = [](const std::string& csv) {
+    std::vector<std::string> rows;
+    std::istringstream in(csv);
+    for (std::string line; std::getline(in, line);) {
+      size_t comma = 0;
+      for (int k = 0; k < 4 && comma != std::string::npos; ++k) comma = line.find(',', comma + 1);
+      rows.push_back(line.substr(0, comma));
+    }
+    return rows;
+  };
+  const std::vector<std::string> full_rows = loss_columns(::mishnet::test::read_file_bytes(dir + "/full/ms_log.csv"));
+  EXPECT_EQ(full_rows.size(), 141u);  // header and 140 iterations
+  EXPECT_EQ(loss_columns(::mishnet::test::read_file_bytes(dir + "/resumed/ms_log.csv")), full_rows);
+  EXPECT_EQ(::mishnet::test::read_file_bytes(dir + "/resumed/ms_log.csv.before_resume"),
+            ::mishnet::test::read_file_bytes(dir + "/full/ms_log.csv"));
 }
 
 }  // namespace
