@@ -26,7 +26,77 @@ void for_each_window(const Pool2dDesc& d, Fn fn) {
 
 }  // namespace
 
+namespace {
+
+// maxpool2d_forward_reference for size 2, stride 2, no padding before, every window inside:
+// the reference's strict '>' scan over (y0,x0), (y0,x0+1), (y0+1,x0), (y0+1,x0+1) as selects.
+void maxpool2x2_stride2_inside(const Pool2dDesc& d, const float* src, float* dst, int32_t* argmax) {
+  const long planes = long(d.batch) * d.channels;
+  const int in_w = d.in_w, out_w = d.out_w, out_h = d.out_h, channels = d.channels;
+  const size_t in_plane = size_t(d.in_h) * in_w, out_plane = size_t(out_h) * out_w;
+  const long work = planes * long(out_plane) * 4;
+  // One output row at a time; `omp simd` makes the selects vector blends (plain loops compiled
+  // to branches, which mispredict on real activations and ran slower than the reference).
+#pragma omp parallel for schedule(static) if (work >= kParallelMinWork)
+  for (long plane = 0; plane < planes; ++plane) {
+    const float* in = src + size_t(plane) * in_plane;
+    float* out = dst + size_t(plane) * out_plane;
+    int32_t* arg = argmax ? argmax + size_t(plane) * out_plane : nullptr;
+    const int32_t channel_offset = int32_t((plane % channels) * long(in_plane));
+    for (int oy = 0; oy < out_h; ++oy) {
+      const float* __restrict r0 = in + size_t(2 * oy) * in_w;
+      const float* __restrict r1 = r0 + in_w;
+      float* __restrict o = out + size_t(oy) * out_w;
+      if (!arg) {
+#pragma omp simd
+        for (int ox = 0; ox < out_w; ++ox) {
+          float best = -FLT_MAX;
+          best = r0[2 * ox] > best ? r0[2 * ox] : best;
+          best = r0[2 * ox + 1] > best ? r0[2 * ox + 1] : best;
+          best = r1[2 * ox] > best ? r1[2 * ox] : best;
+          best = r1[2 * ox + 1] > best ? r1[2 * ox + 1] : best;
+          o[ox] = best;
+        }
+        continue;
+      }
+      int32_t* __restrict a = arg + size_t(oy) * out_w;
+      const int32_t row0 = channel_offset + 2 * oy * in_w, row1 = row0 + in_w;
+#pragma omp simd
+      for (int ox = 0; ox < out_w; ++ox) {
+        float best = -FLT_MAX;
+        int32_t at = -1;
+        const float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+        bool g = v0 > best;
+        best = g ? v0 : best;
+        at = g ? row0 + 2 * ox : at;
+        g = v1 > best;
+        best = g ? v1 : best;
+        at = g ? row0 + 2 * ox + 1 : at;
+        g = v2 > best;
+        best = g ? v2 : best;
+        at = g ? row1 + 2 * ox : at;
+        g = v3 > best;
+        best = g ? v3 : best;
+        at = g ? row1 + 2 * ox + 1 : at;
+        o[ox] = best;
+        a[ox] = at;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void maxpool2d_forward(const Pool2dDesc& d, const float* src, float* dst, int32_t* argmax) {
+  const bool inside = d.padding / 2 == 0 && 2 * d.out_h <= d.in_h && 2 * d.out_w <= d.in_w;
+  if (d.size == 2 && d.stride_x == 2 && d.stride_y == 2 && inside)
+    maxpool2x2_stride2_inside(d, src, dst, argmax);
+  else
+    maxpool2d_forward_reference(d, src, dst, argmax);
+}
+
+void maxpool2d_forward_reference(const Pool2dDesc& d, const float* src, float* dst,
+                                 int32_t* argmax) {
   const size_t in_plane = size_t(d.in_h) * d.in_w, out_plane = size_t(d.out_h) * d.out_w;
   for_each_window(d, [&](long plane, int oy, int ox, int y0, int x0) {
     const float* in = src + size_t(plane) * in_plane;

@@ -30,7 +30,12 @@ inline int pool2d_output_extent(int in, int size, int stride, int padding) {
 
 // dst = max over each window. When `argmax` is not null it receives, per output, the index
 // within its image (c*h*w) of the input that won; ties go to the first in row-major window
-// order (Darknet's strict '>').
+// order (Darknet's strict '>'). A window with no cell above -FLT_MAX gives -FLT_MAX and -1.
+void maxpool2d_forward_reference(const Pool2dDesc& d, const float* src, float* dst,
+                                 int32_t* argmax);
+// The same results, bit for bit: 2x2 windows at stride 2 that all lie inside the input (the
+// maxpools of yolov4-tiny and the CSP backbones in training) take a branch-free loop over row
+// pairs, every other geometry the reference.
 void maxpool2d_forward(const Pool2dDesc& d, const float* src, float* dst, int32_t* argmax);
 
 // dst = mean of the window's cells that lie inside the input.
