@@ -84,8 +84,13 @@ class Conv2dCase {
   Shape out_shape() const { return Shape{d_.batch, d_.out_c, d_.out_h, d_.out_w}; }
 
   // Runs `op` as the conv layer does (activation after it unless fused) and compares.
+  void set_weights(ops::Conv2dOp& op) const { op.set_weights(weights_.data(), bias_.data()); }
   void check(ops::Conv2dOp& op, const std::string& what) {
-    op.set_weights(weights_.data(), bias_.data());
+    set_weights(op);
+    check_forward(op, what);
+  }
+  // Forward only: the weights were set earlier.
+  void check_forward(ops::Conv2dOp& op, const std::string& what) {
     std::vector<float> got(dst_size(), std::nanf(""));
     op.forward(src_.data(), got.data());
     if (!op.fused_activation()) ops::activate(d_.activation, Tensor{got.data(), out_shape()});
@@ -316,6 +321,28 @@ TEST(DnnlConv2d, NewWeightsReplaceOld) {
   ASSERT_TRUE(op);
   first.check(*op, "first weights");
   second.check(*op, "second weights");
+}
+
+// Training ops (weights_change_every_step) reorder their weights at each forward into one
+// scratch buffer that every layer shares: interleaved layers still see their own weights.
+TEST(DnnlConv2d, TrainingOpsShareTheWeightScratch) {
+  std::mt19937_64 rng(test::test_seed() + 11);
+  for (ConvLayout layout : kLayouts) {
+    ops::Conv2dDesc a = describe(random_geometry(rng, 3, 1, 1), Activation::leaky);
+    ops::Conv2dDesc b = describe(random_geometry(rng, 3, 2, 2), Activation::mish);
+    a.weights_change_every_step = b.weights_change_every_step = true;
+    auto op_a = dnnl_backend::make_conv2d(a, layout);
+    auto op_b = dnnl_backend::make_conv2d(b, layout);
+    if (!op_a || !op_b) continue;  // sgemm 1x1 and Winograd apply to other shapes
+    Conv2dCase case_a(a, rng), case_b(b, rng), case_a2(a, rng);
+    case_a.set_weights(*op_a);
+    case_b.set_weights(*op_b);
+    const std::string where = "layout " + std::to_string(int(layout));
+    case_a.check_forward(*op_a, where + ", layer a");
+    case_b.check_forward(*op_b, where + ", layer b after a");
+    case_a.check_forward(*op_a, where + ", layer a after b");
+    case_a2.check(*op_a, where + ", layer a with new weights");
+  }
 }
 
 TEST(DnnlConv2d, CpuBackendPicksOneDnn) {

@@ -15,7 +15,7 @@ dnnl::stream& cpu_stream();
 // Scratch buffers of this thread, 64-byte aligned and grow-only. Ops run one after another, so
 // every op of a network shares them instead of holding its own blocked copies (which would
 // double the activation memory). `slot` separates buffers that are live at the same time.
-enum class ScratchSlot { src, dst, count };
+enum class ScratchSlot { src, dst, weights, count };
 float* scratch(ScratchSlot slot, size_t bytes);
 
 }  // namespace mishnet::dnnl_backend
