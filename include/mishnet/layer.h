@@ -127,6 +127,16 @@ class Layer {
   // some layer reads it there; the rest share memory as in inference. Defaults: both.
   virtual bool backward_reads_inputs() const { return true; }
   virtual bool backward_reads_output() const { return true; }
+  // Training memory: an output that some backward step reads need not be kept from the forward
+  // pass when the layer can rebuild it then (recompute_output), bit for bit: a convolution with
+  // batch norm from its x_hat, which it keeps anyway; route, shortcut, upsample and maxpool by
+  // running forward again on their (kept or themselves rebuilt) inputs. Defaults: cannot.
+  virtual bool can_recompute_output() const { return false; }
+  // Whether recompute_output reads this layer's `inputs` (false: only the layer's own state).
+  virtual bool recompute_reads_inputs() const { return true; }
+  // Writes the output of the last training forward into `out`; ctx as in that forward (its
+  // inputs valid), without truth, gradient or generator. Default: throws.
+  virtual void recompute_output(const ForwardContext& ctx, Tensor& out);
   // Ground-truth floats per image a loss layer reads from ForwardContext::truth (0: none).
   virtual size_t truth_floats() const { return 0; }
   // Loss of the last training forward (loss layers), summed over the batch.

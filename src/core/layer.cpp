@@ -31,6 +31,10 @@ void Layer::forward_cuda(const CudaForwardContext&, Tensor&) {
        "the CPU)");
 }
 
+void Layer::recompute_output(const ForwardContext&, Tensor&) {
+  fail("layer ", index, " [", type(), "] cannot recompute its output");
+}
+
 Param* Layer::find_param(const std::string& name) {
   for (auto& p : params)
     if (p.name == name) return &p;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <iostream>
 
 #include "mishnet/error.h"
@@ -118,22 +119,48 @@ void Network::plan_arena() {
   for (int i = 0; i < n; ++i)
     for (int src : layers_[size_t(i)]->inputs)
       if (src >= 0) last_use[size_t(src)] = std::max(last_use[size_t(src)], i);
-  // Training keeps the outputs that some backward step reads (a layer's own, or its inputs');
-  // the others are free after their last forward reader, as in inference.
-  output_kept_.assign(size_t(n), false);
+  // Training needs the outputs that some backward step reads (a layer's own, or its inputs').
+  // Those a layer can rebuild then (Layer::can_recompute_output, from kept or rebuildable
+  // inputs) are not kept: for csdarknet53-omega that is nearly all of them, half a gigabyte at
+  // batch 8. The others are kept; the rest are free after their last forward reader, as in
+  // inference.
+  std::vector<bool> needed(size_t(n), false);
+  lowest_backward_reader_.assign(size_t(n), n);
+  auto read_in_backward = [&](int src, int step) {
+    if (src < 0) return;
+    needed[size_t(src)] = true;
+    lowest_backward_reader_[size_t(src)] = std::min(lowest_backward_reader_[size_t(src)], step);
+  };
   if (training_)
     for (int j = 0; j < n; ++j) {
       const Layer& l = *layers_[size_t(j)];
-      if (l.backward_reads_output()) output_kept_[size_t(j)] = true;
+      if (l.backward_reads_output()) read_in_backward(j, j);
       if (!l.backward_reads_inputs()) continue;
-      if (j > 0) output_kept_[size_t(j - 1)] = true;  // ctx.input
-      for (int src : l.inputs)
-        if (src >= 0) output_kept_[size_t(src)] = true;
+      if (j > 0) read_in_backward(j - 1, j);  // ctx.input
+      for (int src : l.inputs) read_in_backward(src, j);
     }
+  output_kept_.assign(size_t(n), false);
   output_kept_[size_t(n - 1)] = true;
   for (int i = 0; i < n; ++i)
     if (layers_[size_t(i)]->is_detection_output()) output_kept_[size_t(i)] = true;
   for (int i : keep_) output_kept_[size_t(i)] = true;
+  output_rebuilt_.assign(size_t(n), false);
+  // A layer that rebuilds from its inputs needs each of them kept or rebuildable from the
+  // layer's own state (not from its inputs in turn): else a chain of shortcuts would rebuild,
+  // and hold, the whole chain at once.
+  std::vector<bool> rebuildable(size_t(n), false), from_own_state(size_t(n), false);
+  for (int j = 0; j < n && training_; ++j) {
+    const Layer& l = *layers_[size_t(j)];
+    bool can = l.can_recompute_output();
+    if (can && l.recompute_reads_inputs())
+      for (int src : l.inputs)
+        if (src >= 0 && !output_kept_[size_t(src)] && !from_own_state[size_t(src)]) can = false;
+    rebuildable[size_t(j)] = can;
+    from_own_state[size_t(j)] = can && !l.recompute_reads_inputs();
+    if (!needed[size_t(j)] || output_kept_[size_t(j)]) continue;
+    if (can) output_rebuilt_[size_t(j)] = true;
+    else output_kept_[size_t(j)] = true;
+  }
   for (int i = 0; i < n; ++i)
     if (output_kept_[size_t(i)]) last_use[size_t(i)] = n;
 
@@ -145,9 +172,14 @@ void Network::plan_arena() {
   output_offset_.assign(size_t(n), 0);
   size_t arena_size = 0;
   const size_t align = 16;  // floats: 64-byte alignment for vector loads
+  // Training puts the kept outputs after the rest, so that the backward pass finds the rest as
+  // one free run (plan_backward_memory); inference lets them reuse blocks too.
+  auto need_of = [&](int i) {
+    return (layers_[size_t(i)]->output_shape.per_image() * size_t(batch_) + align - 1) / align * align;
+  };
   for (int i = 0; i < n; ++i) {
-    size_t need = (layers_[size_t(i)]->output_shape.per_image() * size_t(batch_) + align - 1) /
-                  align * align;
+    if (training_ && output_kept_[size_t(i)]) continue;
+    size_t need = need_of(i);
     // Blocks whose owner's last reader ran before layer i are free. (A layer never writes
     // into its own input: the owner of a block read by layer i has last_use >= i.)
     int best = -1;
@@ -164,80 +196,203 @@ void Network::plan_arena() {
       arena_size += need;
     }
   }
-  arena_.assign(arena_size, 0.0f);
+  for (int i = 0; i < n && training_; ++i)
+    if (output_kept_[size_t(i)]) {
+      output_offset_[size_t(i)] = arena_size;
+      arena_size += need_of(i);
+    }
+  deltas_.assign(size_t(n), Tensor{});
+  zero_before_backward_.assign(size_t(n), {});
+  zero_before_forward_.clear();
+  delta_reused_.assign(size_t(n), false);
+  rebuild_offsets_.assign(size_t(n), {});
+  std::vector<size_t> delta_offset(size_t(n), 0);
+  const size_t total = training_ ? plan_backward_memory(arena_size, delta_offset) : arena_size;
+  arena_.assign(total, 0.0f);
   outputs_.assign(size_t(n), Tensor{});
   for (int i = 0; i < n; ++i) {
     Shape s = layers_[size_t(i)]->output_shape;
     s.n = batch_;
     outputs_[size_t(i)] = Tensor{arena_.data() + output_offset_[size_t(i)], s};
+    if (training_) deltas_[size_t(i)] = Tensor{arena_.data() + delta_offset[size_t(i)], s};
   }
-  deltas_.assign(size_t(n), Tensor{});
-  delta_arena_.clear();
-  zero_before_backward_.assign(size_t(n), {});
-  zero_before_forward_.clear();
-  delta_reused_.assign(size_t(n), false);
-  if (training_) plan_delta_arena();
   planned_ = true;
 }
 
-// Gradients live from the first backward step that adds to them (the highest-index layer
-// reading the output) until the backward step of their own layer; loss layers write theirs
-// during forward, so theirs live throughout. Blocks are shared first-fit in backward order,
-// as outputs are in forward order, and each gradient is zeroed when it goes live: for
-// csdarknet53-omega at batch 8 this holds 769 MB of gradients in a fraction of that.
-void Network::plan_delta_arena() {
+// Backward memory: gradients and rebuilt outputs in one plan over the backward pass (step of
+// layer i at time n-1-i, the forward pass at -1). A gradient lives from the first backward step
+// that adds to it (the highest-index layer reading the output) until its own layer's step; loss
+// layers write theirs during forward. A rebuilt output lives from the step that first needs it
+// until the lowest step reading it (the run replays the same rebuild_output calls). Both go
+// best-fit, in start order, first into the forward arena minus the kept outputs (free once the
+// forward pass is done), then beyond it. Returns the floats of the whole arena; each gradient is
+// zeroed when it goes live.
+size_t Network::plan_backward_memory(size_t forward_floats, std::vector<size_t>& delta_offset) {
   const int n = num_layers();
-  // Backward step of layer j runs at time n-1-j; -1 is the forward pass.
-  const size_t count = static_cast<size_t>(n);
-  std::vector<int> start(count), end(count);
+  // (outputs_ is set up after this plan.)
+  auto floats_of = [&](int i) { return layers_[size_t(i)]->output_shape.per_image() * size_t(batch_); };
+  struct Item {
+    int start, end;
+    size_t floats;
+    int delta_of, rebuilt;  // the layer whose gradient / output it holds, else -1
+    size_t offset = 0;
+  };
+  std::vector<Item> items;
   for (int i = 0; i < n; ++i) {
-    end[size_t(i)] = n - 1 - i;
-    start[size_t(i)] = layers_[size_t(i)]->truth_floats() > 0 ? -1 : n - 1 - i;
-  }
-  for (int j = 0; j < n; ++j) {
+    int start = layers_[size_t(i)]->truth_floats() > 0 ? -1 : n - 1 - i;
     // A layer adds to the gradients of its inputs, and to that of layer j-1 through
     // BackwardContext::input_delta.
-    std::vector<int> writes = layers_[size_t(j)]->inputs;
-    if (j > 0) writes.push_back(j - 1);
-    for (int src : writes)
-      if (src >= 0) start[size_t(src)] = std::min(start[size_t(src)], n - 1 - j);
+    for (int j = i + 1; j < n; ++j) {
+      const std::vector<int>& in = layers_[size_t(j)]->inputs;
+      if (j == i + 1 || std::find(in.begin(), in.end(), i) != in.end()) start = std::min(start, n - 1 - j);
+    }
+    items.push_back({start, n - 1 - i, floats_of(i), i, -1});
   }
-  std::vector<int> order(count);
-  for (int i = 0; i < n; ++i) order[size_t(i)] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return start[size_t(a)] < start[size_t(b)]; });
+  // The rebuilds forward_backward will do, in its order (rebuild_output, release).
+  std::vector<int> live_item(size_t(n), -1), live;
+  std::function<void(int, int)> rebuild = [&](int j, int t) {
+    if (j < 0 || output_kept_[size_t(j)] || live_item[size_t(j)] >= 0) return;
+    const Layer& l = *layers_[size_t(j)];
+    if (l.recompute_reads_inputs())
+      for (int src : l.inputs) rebuild(src, t);
+    live_item[size_t(j)] = int(items.size());
+    items.push_back({t, t, floats_of(j), -1, j});
+    live.push_back(j);
+  };
+  for (int i = n - 1; i >= 0; --i) {
+    const Layer& l = *layers_[size_t(i)];
+    if (l.stopbackward) break;
+    const int t = n - 1 - i;
+    if (l.backward_reads_output()) rebuild(i, t);
+    if (l.backward_reads_inputs()) {
+      rebuild(i - 1, t);
+      for (int src : l.inputs) rebuild(src, t);
+    }
+    for (size_t k = 0; k < live.size();) {
+      const int j = live[k];
+      if (lowest_backward_reader_[size_t(j)] < i) {
+        ++k;
+        continue;
+      }
+      items[size_t(live_item[size_t(j)])].end = t;
+      live_item[size_t(j)] = -1;
+      live[k] = live.back();
+      live.pop_back();
+    }
+  }
+
+  // Free space when the backward pass starts: the forward arena around the kept outputs.
   struct Block {
     size_t offset, size;
-    int free_after;
-    int owner;
+    int free_after;  // free for items starting after this time
   };
   std::vector<Block> blocks;
-  std::vector<size_t> offset(count, 0);
-  size_t arena_size = 0;
   const size_t align = 16;
-  for (int i : order) {
-    const size_t need = (outputs_[size_t(i)].size() + align - 1) / align * align;
+  auto rounded = [&](size_t floats) { return (floats + align - 1) / align * align; };
+  {
+    std::vector<std::pair<size_t, size_t>> kept;
+    for (int i = 0; i < n; ++i)
+      if (output_kept_[size_t(i)])
+        kept.emplace_back(output_offset_[size_t(i)], rounded(floats_of(i)));
+    std::sort(kept.begin(), kept.end());
+    size_t at = 0;
+    for (auto [off, size] : kept) {
+      if (off > at) blocks.push_back({at, off - at, -1});
+      at = std::max(at, off + size);
+    }
+    if (forward_floats > at) blocks.push_back({at, forward_floats - at, -1});
+  }
+  std::vector<size_t> order(items.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return items[a].start < items[b].start; });
+  size_t total = forward_floats;
+  for (size_t k : order) {
+    Item& it = items[k];
+    const size_t need = rounded(it.floats);
+    // Neighbours both free at this start merge (starts only grow, so they stay free).
+    for (size_t b = 0; b + 1 < blocks.size();) {
+      Block &x = blocks[b], &y = blocks[b + 1];
+      if (x.free_after < it.start && y.free_after < it.start && x.offset + x.size == y.offset) {
+        x.size += y.size;
+        x.free_after = std::max(x.free_after, y.free_after);
+        blocks.erase(blocks.begin() + std::ptrdiff_t(b + 1));
+      } else {
+        ++b;
+      }
+    }
     int best = -1;
     for (size_t b = 0; b < blocks.size(); ++b)
-      if (blocks[b].free_after < start[size_t(i)] && blocks[b].size >= need &&
+      if (blocks[b].free_after < it.start && blocks[b].size >= need &&
           (best < 0 || blocks[b].size < blocks[size_t(best)].size))
         best = int(b);
-    if (best >= 0) {
-      delta_reused_[size_t(blocks[size_t(best)].owner)] = true;
-      blocks[size_t(best)].free_after = end[size_t(i)];
-      blocks[size_t(best)].owner = i;
-      offset[size_t(i)] = blocks[size_t(best)].offset;
-    } else {
-      blocks.push_back({arena_size, need, end[size_t(i)], i});
-      offset[size_t(i)] = arena_size;
-      arena_size += need;
+    if (best < 0) {
+      blocks.push_back({total, need, it.end});
+      it.offset = total;
+      total += need;
+      continue;
     }
-    if (start[size_t(i)] < 0) zero_before_forward_.push_back(i);
-    else zero_before_backward_[size_t(n - 1 - start[size_t(i)])].push_back(i);
+    Block& chosen = blocks[size_t(best)];
+    it.offset = chosen.offset;
+    if (chosen.size > need) {
+      const Block rest{chosen.offset + need, chosen.size - need, chosen.free_after};
+      chosen.size = need;
+      chosen.free_after = it.end;
+      blocks.insert(blocks.begin() + best + 1, rest);
+    } else {
+      chosen.free_after = it.end;
+    }
   }
-  delta_arena_.assign(arena_size, 0.0f);
-  for (int i = 0; i < n; ++i)
-    deltas_[size_t(i)] = Tensor{delta_arena_.data() + offset[size_t(i)], outputs_[size_t(i)].shape};
+
+  for (const Item& it : items) {
+    if (it.rebuilt >= 0) {
+      rebuild_offsets_[size_t(it.rebuilt)].push_back(it.offset);
+      continue;
+    }
+    delta_offset[size_t(it.delta_of)] = it.offset;
+    if (it.start < 0) zero_before_forward_.push_back(it.delta_of);
+    else zero_before_backward_[size_t(n - 1 - it.start)].push_back(it.delta_of);
+    // Gone after forward_backward when anything later took some of its memory.
+    for (const Item& other : items)
+      if (other.start > it.end && other.offset < it.offset + it.floats &&
+          it.offset < other.offset + other.floats)
+        delta_reused_[size_t(it.delta_of)] = true;
+  }
+  return total;
+}
+
+void Network::rebuild_output(int j, const Tensor& network_input) {
+  if (j < 0 || output_kept_[size_t(j)] || rebuilt_in_[size_t(j)] >= 0) return;
+  Layer& l = *layers_[size_t(j)];
+  if (!l.can_recompute_output())
+    fail("layer ", j, " [", l.type(), "]: its output was not kept for the backward pass and "
+         "cannot be rebuilt (a planning error)");
+  if (l.recompute_reads_inputs())
+    for (int src : l.inputs) rebuild_output(src, network_input);
+  // The place planned for this rebuild (plan_backward_memory replayed the same calls).
+  const std::vector<size_t>& planned = rebuild_offsets_[size_t(j)];
+  int& count = rebuild_count_[size_t(j)];
+  if (size_t(count) >= planned.size())
+    fail("layer ", j, " [", l.type(), "]: rebuilt more often than planned (a planning error)");
+  rebuilt_in_[size_t(j)] = count;
+  outputs_[size_t(j)].data = arena_.data() + planned[size_t(count++)];
+  rebuilt_live_.push_back(j);
+  ForwardContext ctx{j == 0 ? network_input : outputs_[size_t(j - 1)], outputs_, true};
+  l.recompute_output(ctx, outputs_[size_t(j)]);
+}
+
+void Network::release_rebuilt_outputs(int step) {
+  for (size_t k = 0; k < rebuilt_live_.size();) {
+    const int j = rebuilt_live_[k];
+    if (lowest_backward_reader_[size_t(j)] < step) {
+      ++k;
+      continue;
+    }
+    rebuilt_in_[size_t(j)] = -1;
+    outputs_[size_t(j)].data = arena_.data() + output_offset_[size_t(j)];
+    rebuilt_live_[k] = rebuilt_live_.back();
+    rebuilt_live_.pop_back();
+  }
 }
 
 void Network::prepare() {
@@ -310,6 +465,7 @@ float Network::forward_backward(const float* input, const float* truth, std::mt1
     }
   };
   zero(zero_before_forward_);
+  release_rebuilt_outputs(-1);  // after a backward pass that threw: outputs back in the arena
   Tensor in{const_cast<float*>(input), input_shape()};
   float loss = 0.0f;
   layer_times_ms_.assign(size_t(num_layers()), 0.0);
@@ -329,17 +485,27 @@ float Network::forward_backward(const float* input, const float* truth, std::mt1
     if (profiling_) layer_times_ms_[size_t(i)] = ms_since(t0);
     loss += l.cost;
   }
+  rebuilt_in_.assign(size_t(num_layers()), -1);
+  rebuild_count_.assign(size_t(num_layers()), 0);
+  rebuilt_live_.clear();
   for (int i = num_layers() - 1; i >= 0; --i) {
     Layer& l = *layers_[size_t(i)];
     if (l.stopbackward) break;
+    auto t0 = clock::now();
+    if (l.backward_reads_output()) rebuild_output(i, in);
+    if (l.backward_reads_inputs()) {
+      rebuild_output(i - 1, in);
+      for (int src : l.inputs) rebuild_output(src, in);
+    }
     BackwardContext ctx{i == 0 ? in : outputs_[size_t(i - 1)], outputs_[size_t(i)],
                         deltas_[size_t(i)], i == 0 ? Tensor{} : deltas_[size_t(i - 1)],
                         outputs_, deltas_};
-    auto t0 = clock::now();
     zero(zero_before_backward_[size_t(i)]);
     l.backward(ctx);
+    release_rebuilt_outputs(i);
     if (profiling_) layer_backward_times_ms_[size_t(i)] = ms_since(t0);
   }
+  release_rebuilt_outputs(-1);
   return loss;
 }
 

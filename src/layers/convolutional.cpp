@@ -181,6 +181,15 @@ class ConvolutionalLayer final : public Layer {
 
   // The fused batch norm + activation backward takes f' from x_hat, not from the output.
   bool backward_reads_output() const override { return !fused_batchnorm_activation(); }
+  // With the fused path the output is act(scales·x_hat + biases): rebuilt from x_hat.
+  bool can_recompute_output() const override { return training_ && fused_batchnorm_activation(); }
+  bool recompute_reads_inputs() const override { return false; }
+  void recompute_output(const ForwardContext&, Tensor& out) override {
+    if (!can_recompute_output())
+      fail("layer ", index, " [convolutional]: its output cannot be rebuilt (no fused batch norm)");
+    ops::batchnorm_activation_apply(activation_, out.shape, x_hat_.data(), param("scales"),
+                                    param("biases"), out.data);
+  }
 
   void backward(const BackwardContext& ctx) override {
     Tensor delta = ctx.delta;

@@ -93,6 +93,9 @@ class MaxpoolLayer final : public Layer {
   // Backward routes gradients through the argmax indices kept by the training forward.
   bool backward_reads_inputs() const override { return false; }
   bool backward_reads_output() const override { return false; }
+  // Forward again on the same inputs gives the same output and argmax (training memory).
+  bool can_recompute_output() const override { return true; }
+  void recompute_output(const ForwardContext& ctx, Tensor& out) override { forward(ctx, out); }
 
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;

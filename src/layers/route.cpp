@@ -85,6 +85,9 @@ class RouteLayer final : public Layer {
 
   bool backward_reads_inputs() const override { return false; }
   bool backward_reads_output() const override { return false; }
+  // Forward again on the same inputs gives the same output (training memory, layer.h).
+  bool can_recompute_output() const override { return true; }
+  void recompute_output(const ForwardContext& ctx, Tensor& out) override { forward(ctx, out); }
 
   void backward(const BackwardContext& ctx) override {
     const int spatial = ctx.delta.shape.h * ctx.delta.shape.w;

@@ -108,6 +108,9 @@ class ShortcutLayer final : public Layer {
   bool backward_reads_output() const override {
     return activation_needs(activation_) == ActivationNeeds::output;
   }
+  // Forward again on the same inputs gives the same output (training memory, layer.h).
+  bool can_recompute_output() const override { return true; }
+  void recompute_output(const ForwardContext& ctx, Tensor& out) override { forward(ctx, out); }
 
   void backward(const BackwardContext& ctx) override {
     const bool needs_input = activation_needs(activation_) == ActivationNeeds::input;

@@ -63,6 +63,9 @@ class UpsampleLayer final : public Layer {
 
   bool backward_reads_inputs() const override { return false; }
   bool backward_reads_output() const override { return false; }
+  // Forward again on the same inputs gives the same output (training memory, layer.h).
+  bool can_recompute_output() const override { return true; }
+  void recompute_output(const ForwardContext& ctx, Tensor& out) override { forward(ctx, out); }
 
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;

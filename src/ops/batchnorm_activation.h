@@ -20,6 +20,11 @@ void batchnorm_activation_train_forward(Activation a, const Tensor& x, const flo
                                         float* rolling_variance, float momentum,
                                         const BatchNormBuffers& buf, float* y);
 
+// y = act(scales·x_hat + biases) per channel: the output batchnorm_activation_train_forward
+// wrote, bit for bit, rebuilt from x_hat (training keeps x_hat, so the output need not be kept).
+void batchnorm_activation_apply(Activation a, const Shape& shape, const float* x_hat,
+                                const float* scales, const float* biases, float* y);
+
 // activation_backward_from_batchnorm_reference then batchnorm_backward_reference: delta holds
 // dL/dy (y the activation's output) on entry and dL/dx (x the batch norm input) on return;
 // dL/dscales and dL/dbiases are added. Reads x_hat, never y.

@@ -39,6 +39,26 @@ void forward(const Tensor& x, const float* scales, const float* biases, float* r
   }
 }
 
+// The output expression of forward<A>, on the stored x_hat.
+template <Activation A>
+void apply(const Shape& s, const float* x_hat, const float* scales, const float* biases, float* y) {
+  const size_t hw = size_t(s.h) * size_t(s.w);
+#pragma omp parallel for schedule(static) if (s.size() > 16384)
+  for (int c = 0; c < s.c; ++c) {
+    const float scale = scales[c], bias = biases[c];
+    for (int b = 0; b < s.n; ++b) {
+      const size_t off = (size_t(b) * s.c + c) * hw;
+      const float* xh = x_hat + off;
+      float* yp = y + off;
+#pragma omp simd
+      for (size_t i = 0; i < hw; ++i) {
+        const float v = xh[i];
+        yp[i] = vec::activate<A>(scale * v + bias);
+      }
+    }
+  }
+}
+
 template <Activation A>
 void backward(const Shape& s, float* delta, const float* scales, const float* biases,
               const BatchNormBuffers& buf, float* dscales, float* dbiases) {
@@ -101,6 +121,13 @@ void batchnorm_activation_train_forward(Activation a, const Tensor& x, const flo
                                         float* rolling_variance, float momentum,
                                         const BatchNormBuffers& buf, float* y) {
 #define MISHNET_CALL(A) forward<A>(x, scales, biases, rolling_mean, rolling_variance, momentum, buf, y)
+  MISHNET_FOR_FUSABLE(MISHNET_CALL);
+#undef MISHNET_CALL
+}
+
+void batchnorm_activation_apply(Activation a, const Shape& shape, const float* x_hat,
+                                const float* scales, const float* biases, float* y) {
+#define MISHNET_CALL(A) apply<A>(shape, x_hat, scales, biases, y)
   MISHNET_FOR_FUSABLE(MISHNET_CALL);
 #undef MISHNET_CALL
 }

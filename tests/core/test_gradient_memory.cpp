@@ -1,6 +1,8 @@
-// Layer gradients share memory once dead (Network::plan_delta_arena): the shared blocks give
-// the same gradients (the finite-difference and PyTorch tests cover the values), and a gradient
-// whose memory was handed on is reported as gone rather than read as garbage.
+// Training memory (Network::plan_backward_memory): layer gradients share memory once dead, and
+// outputs the backward pass reads are rebuilt then instead of kept (Layer::recompute_output).
+// Both give the same gradients, bit for bit (the finite-difference and PyTorch tests cover the
+// values), and a gradient whose memory was handed on is reported as gone rather than read as
+// garbage.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -45,6 +47,94 @@ TEST(GradientMemory, ChainReusesDeadGradientsAndSaysSo) {
   const std::vector<float> first(net.delta(0).data, net.delta(0).data + net.delta(0).size());
   net.forward_backward(input.data(), truth.data(), rng);
   EXPECT_EQ(std::vector<float>(net.delta(0).data, net.delta(0).data + net.delta(0).size()), first);
+}
+
+// A CSP-like block: convolutions with batch norm, a route with groups and a concatenating one,
+// a shortcut, maxpool and upsample, whose outputs the convolutions' weight gradients read.
+const char* kCspBlock = R"([convolutional]
+filters=8
+size=3
+stride=1
+pad=1
+batch_normalize=1
+activation=mish
+
+[route]
+layers=-1
+groups=2
+group_id=1
+
+[convolutional]
+filters=4
+size=1
+stride=1
+pad=0
+batch_normalize=1
+activation=leaky
+
+[shortcut]
+from=-2
+activation=linear
+
+[route]
+layers=-1,-4
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+filters=6
+size=3
+stride=1
+pad=1
+batch_normalize=1
+activation=swish
+
+[upsample]
+stride=2
+
+[convolutional]
+filters=3
+size=1
+stride=1
+pad=0
+activation=linear
+)";
+
+// Rebuilding outputs in backward changes nothing: the same loss and parameter gradients as a
+// network that keeps every output (keep_outputs of all layers turns rebuilding off).
+TEST(GradientMemory, RebuiltOutputsGiveTheGradientsOfKeptOnes) {
+  const std::string text =
+      "[net]\nwidth=8\nheight=8\nchannels=3\n" + std::string(kCspBlock) + kGradcheckLoss;
+  Network rebuilt = network_from_text(text, 2), kept = network_from_text(text, 2);
+  std::mt19937_64 rng(test::test_seed());
+  std::normal_distribution<float> normal;
+  for (size_t i = 0; i < rebuilt.num_params(); ++i) rebuilt.param_data()[i] = 0.3f * normal(rng);
+  std::copy(rebuilt.param_data(), rebuilt.param_data() + rebuilt.num_params(), kept.param_data());
+  std::vector<int> all(size_t(kept.num_layers()));
+  for (int i = 0; i < kept.num_layers(); ++i) all[size_t(i)] = i;
+  kept.keep_outputs(all);
+  rebuilt.set_training(true);
+  kept.set_training(true);
+  const Shape in = rebuilt.input_shape();
+  std::vector<float> input(in.size()), truth(rebuilt.truth_floats() * size_t(in.n));
+  for (float& v : input) v = normal(rng);
+  for (float& v : truth) v = normal(rng);
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass reuses the planned places
+    SCOPED_TRACE(pass);
+    std::mt19937_64 rng_a(7), rng_b(7);
+    rebuilt.zero_grads();
+    kept.zero_grads();
+    EXPECT_EQ(rebuilt.forward_backward(input.data(), truth.data(), rng_a),
+              kept.forward_backward(input.data(), truth.data(), rng_b));
+    for (size_t i = 0; i < rebuilt.num_params(); ++i)
+      ASSERT_EQ(rebuilt.grad_data()[i], kept.grad_data()[i]) << "parameter " << i;
+  }
+  // The grouped route's output, which the next convolution's weight gradient reads, was rebuilt
+  // rather than kept; the network that keeps everything still has it.
+  EXPECT_ERROR_CONTAINS(rebuilt.output(1), "was not kept");
+  EXPECT_NO_THROW(kept.output(1));
 }
 
 }  // namespace
