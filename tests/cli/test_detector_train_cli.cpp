@@ -61,6 +61,14 @@ void write_items(const std::string& dir) {
   }
 }
 
+// DIR/NAME.data: the scenes' .data (DIR/s/scenes.data) with its backup directory DIR/NAME.
+std::string scenes_data_with_backup(const std::string& dir, const std::string& name) {
+  const std::string text = ::mishnet::test::read_file_bytes(dir + "/s/scenes.data");
+  write_file(dir + "/" + name + ".data",
+             text.substr(0, text.find("backup =")) + "backup = " + dir + "/" + name + "\n");
+  return dir + "/" + name + ".data";
+}
+
 const char* kTinyCfg = R"([net]
 batch=4
 subdivisions=2
@@ -128,12 +136,7 @@ TEST(DetectorTrainCli, ScenesThenTrainWithMapAndExactResume) {
   EXPECT_EQ(::mishnet::test::read_file_bytes(dir + "/s2/images/train/000003.jpg"), ::mishnet::test::read_file_bytes(dir + "/s/images/train/000003.jpg"));
 
   write_file(dir + "/tiny.cfg", kTinyCfg);
-  const std::string data_text = ::mishnet::test::read_file_bytes(dir + "/s/scenes.data");
-  auto data_with_backup = [&](const std::string& name) {
-    std::string text = data_text.substr(0, data_text.find("backup ="));
-    write_file(dir + "/" + name + ".data", text + "backup = " + dir + "/" + name + "\n");
-    return dir + "/" + name + ".data";
-  };
+  auto data_with_backup = [&](const std::string& name) { return scenes_data_with_backup(dir, name); };
   const std::string common = " " + dir + "/tiny.cfg -dont_show -seed 3 -loader_threads 1";
 
   Result full = run("detector train " + data_with_backup("full") + common + " -map -map_every 2 -chart " + dir +
@@ -182,12 +185,7 @@ TEST(DetectorTrainCli, MultiScaleTrainingResizesAndResumesExactly) {
   set("max_batches=4", "max_batches=140\nsaveweights=20");
   set("max=20", "max=20\nrandom=1");
   write_file(dir + "/ms.cfg", cfg);
-  const std::string data_text = ::mishnet::test::read_file_bytes(dir + "/s/scenes.data");
-  auto data_with_backup = [&](const std::string& name) {
-    std::string text = data_text.substr(0, data_text.find("backup ="));
-    write_file(dir + "/" + name + ".data", text + "backup = " + dir + "/" + name + "\n");
-    return dir + "/" + name + ".data";
-  };
+  auto data_with_backup = [&](const std::string& name) { return scenes_data_with_backup(dir, name); };
 
   Result full = run("detector train " + data_with_backup("full") + " " + dir + "/ms.cfg -dont_show -seed 11 -loader_threads 1");
   ASSERT_EQ(full.exit_code, 0) << full.out;
