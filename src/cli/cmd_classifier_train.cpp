@@ -28,9 +28,11 @@ struct TrainArgs {
   int threads = 2;
   std::string chart = "chart.png";
   NetworkArgs net;
+  TrainingDeviceArgs device;
 };
 
 void run_train(TrainArgs& a) {
+  check_training_device(a.device);
   DataFile data = DataFile::parse_file(a.data);
   TrainingSetup setup = build_training_network(a.cfg, a.weights, a.net, a.seed, a.seed_given);
   Network& net = setup.net;
@@ -111,6 +113,7 @@ CommandRegistrar reg({"classifier", "train"}, "Train a classifier from a .data a
                        app.add_option("--loader_threads", a->threads, "Data loader threads (default 2)");
                        app.add_option("--chart", a->chart, "Chart file (default chart.png)");
                        add_network_options(app, a->net);
+                       add_training_device_options(app, a->device);
                        app.callback([a] { run_train(*a); });
                      });
 

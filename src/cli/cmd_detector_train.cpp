@@ -34,9 +34,11 @@ struct DetectorTrainArgs {
   int show_problems = 20;
   std::string chart = "chart.png";
   NetworkArgs net;
+  TrainingDeviceArgs device;
 };
 
 void run_detector_train(DetectorTrainArgs& a) {
+  check_training_device(a.device);
   DataFile data = DataFile::parse_file(a.data);
   TrainingSetup setup = build_training_network(a.cfg, a.weights, a.net, a.seed, a.seed_given);
   Network& net = setup.net;
@@ -165,6 +167,7 @@ CommandRegistrar reg({"detector", "train"}, "Train a YOLO detector from a .data 
   app.add_option("--show_problems", a->show_problems, "Label problems listed at the start (default 20)");
   app.add_option("--chart", a->chart, "Chart file (default chart.png)");
   add_network_options(app, a->net);
+  add_training_device_options(app, a->device);
   app.callback([a] { run_detector_train(*a); });
 });
 

@@ -34,6 +34,17 @@ TrainingSetup build_training_network(const std::string& cfg_path, const std::str
   return TrainingSetup{std::move(net), o, seed};
 }
 
+void add_training_device_options(CLI::App& app, TrainingDeviceArgs& args) {
+  app.add_option("--gpus", args.gpus, "GPUs to train on (Darknet's -gpus 0,1): not yet, training runs on the CPU");
+  app.add_flag("--cpu,--nogpu", args.cpu, "Train on the CPU (the only place training runs so far)");
+}
+
+void check_training_device(const TrainingDeviceArgs& args) {
+  if (!args.gpus.empty())
+    fail("-gpus ", args.gpus, ": training on GPUs is not implemented yet (the CUDA backend runs "
+         "inference only, docs/gpu.md); leave out -gpus to train on the CPU");
+}
+
 TrainerOptions trainer_options_for(const DataFile& data, const std::string& cfg_path, uint64_t seed,
                                    int64_t max_batches) {
   TrainerOptions to;

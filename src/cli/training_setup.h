@@ -23,6 +23,15 @@ struct TrainingSetup {
 TrainingSetup build_training_network(const std::string& cfg_path, const std::string& weights,
                                      const NetworkArgs& args, uint64_t seed, bool seed_given);
 
+// Darknet's -gpus 0,1,... and -cpu on the training commands. Training runs on the CPU only (the
+// CUDA backend runs inference, docs/gpu.md): -gpus is an error that says so, not ignored.
+struct TrainingDeviceArgs {
+  std::string gpus;
+  bool cpu = false;
+};
+void add_training_device_options(CLI::App& app, TrainingDeviceArgs& args);
+void check_training_device(const TrainingDeviceArgs& args);
+
 // backup_dir from the .data `backup` (created), name from the cfg's file stem.
 TrainerOptions trainer_options_for(const DataFile& data, const std::string& cfg_path, uint64_t seed,
                                    int64_t max_batches);

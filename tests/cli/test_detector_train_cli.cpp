@@ -226,5 +226,16 @@ TEST(DetectorTrainCli, MultiScaleTrainingResizesAndResumesExactly) {
             ::mishnet::test::read_file_bytes(dir + "/full/ms_log.csv"));
 }
 
+// Darknet's -gpus on a training command: an error that says training runs on the CPU, before
+// anything is read.
+TEST(DetectorTrainCli, GpusIsAClearErrorForNow) {
+  for (const char* command : {"detector train", "classifier train"}) {
+    Result r = run(std::string(command) + " missing.data missing.cfg -gpus 0,1");
+    EXPECT_NE(r.exit_code, 0) << command;
+    EXPECT_NE(r.out.find("-gpus 0,1: training on GPUs is not implemented yet"), std::string::npos)
+        << command << ": " << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace mishnet
