@@ -60,6 +60,10 @@ struct NetConfig {
   int track = 0;
   // Multi-scale training ([yolo] random=): sizes are multiples of this.
   int resize_step = 32;
+  // Training memory against speed (Darknet's key, its GPU meaning aside): 0 rebuilds in backward
+  // only the outputs that are cheap to rebuild; 1 or more also those of convolutions with an
+  // expensive activation (Mish, Swish, logistic), for about a third less memory and a slower step.
+  int optimized_memory = 0;
 
   // Reads every key of [net]; keys left unread are reported by the caller.
   static NetConfig parse(const CfgSection& net);

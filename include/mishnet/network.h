@@ -18,6 +18,7 @@ struct NetworkOptions {
   int batch = 0;           // > 0 overrides [net] batch (inference uses 1)
   int width = 0;           // > 0 overrides [net] width
   int height = 0;          // > 0 overrides [net] height
+  int optimized_memory = -1;  // >= 0 overrides [net] optimized_memory
   BackendKind backend = BackendKind::cpu;
   int device = 0;          // the CUDA device when backend == cuda
 };

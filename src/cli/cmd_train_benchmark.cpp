@@ -34,6 +34,7 @@ struct TrainBenchmarkArgs {
   int warmup = 2;
   int threads = 0;
   bool layers = false;
+  int optimized_memory = -1;
   NetworkArgs net;
 };
 
@@ -97,6 +98,7 @@ void run_train_benchmark(const TrainBenchmarkArgs& a) {
   o.batch = a.batch;
   o.width = a.net.width;
   o.height = a.net.height;
+  o.optimized_memory = a.optimized_memory;
   o.backend = a.net.force_reference ? BackendKind::reference : BackendKind::cpu;
   Network net = Network::from_cfg_file(a.cfg, o);
   init_weights(net, 1);
@@ -187,6 +189,8 @@ CommandRegistrar reg({"train-benchmark"}, "Time training steps (forward, backwar
                        app.add_option("--warmup", a->warmup, "Untimed steps first (default 2)");
                        app.add_option("--threads", a->threads, "OpenMP threads (default: OMP_NUM_THREADS)");
                        app.add_flag("--layers", a->layers, "Per-layer forward/backward profile (medians)");
+                       app.add_option("--optimized_memory", a->optimized_memory,
+                                      "Override [net] optimized_memory (1: rebuild Mish/Swish outputs in backward too)");
                        add_network_options(app, a->net);
                        app.callback([a] { run_train_benchmark(*a); });
                      });

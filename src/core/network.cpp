@@ -24,6 +24,7 @@ Network Network::from_cfg(const Cfg& cfg, const NetworkOptions& options) {
   net.config_ = NetConfig::parse(net_section);
   if (options.width > 0) net.config_.width = options.width;
   if (options.height > 0) net.config_.height = options.height;
+  if (options.optimized_memory >= 0) net.config_.optimized_memory = options.optimized_memory;
   net.batch_ = options.batch > 0 ? options.batch : net.config_.batch;
 
   auto report_unused = [&](const CfgSection& s, const std::string& what) {

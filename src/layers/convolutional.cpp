@@ -34,6 +34,7 @@ class ConvolutionalLayer final : public Layer {
     padding_ = s.get_int("padding", pad ? size_ / 2 : 0);
     batch_normalize_ = s.get_bool("batch_normalize", false);
     activation_ = parse_activation_option(s, "logistic");
+    rebuild_expensive_ = ctx.net.optimized_memory >= 1;
     // Accepted and ignored: weight-only tricks of Darknet that change nothing here.
     for (const char* k : {"flipped", "dot", "angle"}) s.accept(k);
     for (const char* k : {"binary", "xnor", "deform", "sway", "rotate", "stretch", "stretch_sway",
@@ -181,8 +182,14 @@ class ConvolutionalLayer final : public Layer {
 
   // The fused batch norm + activation backward takes f' from x_hat, not from the output.
   bool backward_reads_output() const override { return !fused_batchnorm_activation(); }
-  // With the fused path the output is act(scales·x_hat + biases): rebuilt from x_hat.
-  bool can_recompute_output() const override { return training_ && fused_batchnorm_activation(); }
+  // With the fused path the output is act(scales·x_hat + biases): rebuilt from x_hat, one pass.
+  // For Mish, Swish and the logistic that pass costs about as much as the memory is worth (a
+  // fifth of csdarknet53-omega's step): only with [net] optimized_memory >= 1.
+  bool can_recompute_output() const override {
+    const bool cheap = activation_ == Activation::linear || activation_ == Activation::relu ||
+                       activation_ == Activation::leaky;
+    return training_ && fused_batchnorm_activation() && (cheap || rebuild_expensive_);
+  }
   bool recompute_reads_inputs() const override { return false; }
   void recompute_output(const ForwardContext&, Tensor& out) override {
     if (!can_recompute_output())
@@ -261,6 +268,7 @@ class ConvolutionalLayer final : public Layer {
   int filters_ = 1, size_ = 1, stride_x_ = 1, stride_y_ = 1, dilation_ = 1, groups_ = 1;
   int padding_ = 0;
   bool batch_normalize_ = false;
+  bool rebuild_expensive_ = false;  // [net] optimized_memory >= 1
   Activation activation_ = Activation::logistic;
   std::vector<float> folded_weights_, folded_bias_;
   std::unique_ptr<ops::Conv2dOp> op_;

@@ -103,10 +103,15 @@ activation=linear
 )";
 
 // Rebuilding outputs in backward changes nothing: the same loss and parameter gradients as a
-// network that keeps every output (keep_outputs of all layers turns rebuilding off).
-TEST(GradientMemory, RebuiltOutputsGiveTheGradientsOfKeptOnes) {
-  const std::string text =
-      "[net]\nwidth=8\nheight=8\nchannels=3\n" + std::string(kCspBlock) + kGradcheckLoss;
+// network that keeps every output (keep_outputs of all layers turns rebuilding off). With
+// optimized_memory=1 the Mish and Swish convolutions' outputs are rebuilt too.
+class RebuiltOutputs : public testing::TestWithParam<int> {};
+
+TEST_P(RebuiltOutputs, GiveTheGradientsOfKeptOnes) {
+  const int optimized_memory = GetParam();
+  const std::string text = "[net]\nwidth=8\nheight=8\nchannels=3\noptimized_memory=" +
+                           std::to_string(optimized_memory) + "\n" + std::string(kCspBlock) +
+                           kGradcheckLoss;
   Network rebuilt = network_from_text(text, 2), kept = network_from_text(text, 2);
   std::mt19937_64 rng(test::test_seed());
   std::normal_distribution<float> normal;
@@ -131,10 +136,34 @@ TEST(GradientMemory, RebuiltOutputsGiveTheGradientsOfKeptOnes) {
     for (size_t i = 0; i < rebuilt.num_params(); ++i)
       ASSERT_EQ(rebuilt.grad_data()[i], kept.grad_data()[i]) << "parameter " << i;
   }
-  // The grouped route's output, which the next convolution's weight gradient reads, was rebuilt
-  // rather than kept; the network that keeps everything still has it.
-  EXPECT_ERROR_CONTAINS(rebuilt.output(1), "was not kept");
+  // The grouped route's output, which the next convolution's weight gradient reads: under
+  // optimized_memory=1 rebuilt from the Mish convolution's x_hat; by default kept (its input,
+  // the Mish convolution's output, is neither kept nor cheap to rebuild). The network that keeps
+  // everything has every output.
+  if (optimized_memory >= 1) {
+    EXPECT_ERROR_CONTAINS(rebuilt.output(1), "was not kept");
+  } else {
+    EXPECT_NO_THROW(rebuilt.output(1));
+  }
   EXPECT_NO_THROW(kept.output(1));
+}
+
+INSTANTIATE_TEST_SUITE_P(OptimizedMemory, RebuiltOutputs, testing::Values(0, 1));
+
+// The default rebuilds a convolution output with a cheap activation: a leaky convolution's
+// output read by the next convolution's weight gradient is not kept.
+TEST(GradientMemory, CheapActivationsAreRebuiltByDefault) {
+  const std::string text = "[net]\nwidth=8\nheight=8\nchannels=3\n" + conv(4) +
+                           "[convolutional]\nfilters=3\nsize=1\nstride=1\npad=0\n"
+                           "batch_normalize=1\nactivation=leaky\n" +
+                           conv(2) + kGradcheckLoss;
+  Network net = network_from_text(text, 2);
+  net.set_training(true);
+  std::vector<float> input(net.input_shape().size(), 0.5f), truth(net.truth_floats() * 2, 1.0f);
+  std::mt19937_64 rng(1);
+  net.forward_backward(input.data(), truth.data(), rng);
+  EXPECT_NO_THROW(net.output(0));  // Mish: kept for the leaky convolution's weight gradient
+  EXPECT_ERROR_CONTAINS(net.output(1), "was not kept");  // leaky: rebuilt when needed
 }
 
 }  // namespace
