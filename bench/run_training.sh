@@ -49,6 +49,11 @@ for spec in "${networks[@]}"; do
   rows+="| $name | ${size}x${size} | $m_s | $t_s | **${ratio}x** | $darknet_s | ${darknet_ratio}x | $m_rss MiB | $t_rss MiB |"$'\n'
   details+="- $name: mishnet \`$(grep '^median' <<<"$m_out")\`; PyTorch \`$(grep '^median' <<<"$t_out")\`"$'\n'
 done
+# The low-memory setting (docs/cpu-backend.md, Training), mishnet alone.
+lm_cmd=("$mishnet" train-benchmark "$cfg_dir/csdarknet53-omega.cfg" --width 256 --height 256 --batch $batch --warmup "$mw" --iters "$mi" --threads "$threads" --optimized_memory 1)
+echo "running: ${lm_cmd[*]}" >&2
+lm_out=$("${lm_cmd[@]}" | tee >(cat >&2))
+details+="- csdarknet53-omega with \`--optimized_memory 1\` (Mish outputs rebuilt in backward; mishnet only): \`$(grep '^median' <<<"$lm_out")\`, peak RSS $(sed -n 's/^peak RSS \([0-9]*\) MiB/\1/p' <<<"$lm_out") MiB"$'\n'
 torch_version=$("$python" -c 'import torch; print(torch.__version__)')
 
 model=$(lscpu | sed -n 's/^Model name: *//p' | head -n1)
