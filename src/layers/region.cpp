@@ -109,23 +109,13 @@ class RegionLayer final : public DetectionOutputLayer {
   int classes() const override { return o_.classes; }
 
   void forward(const ForwardContext& ctx, Tensor& out) override {
-    ops::HeadDesc d;
-    d.batch = out.shape.n;
-    d.anchors = o_.num;
-    d.entries = o_.coords + o_.classes + 1;
-    d.spatial = out.shape.h * out.shape.w;
-    ops::region_activate_reference(d, ctx.input.data, out.data, o_.softmax);
+    ops::region_activate_reference(head_desc(out.shape), ctx.input.data, out.data, o_.softmax);
   }
 
   bool has_cuda_forward() const override { return true; }
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
-    ops::HeadDesc d;
-    d.batch = out.shape.n;
-    d.anchors = o_.num;
-    d.entries = o_.coords + o_.classes + 1;
-    d.spatial = out.shape.h * out.shape.w;
-    cuda::region_activate(d, ctx.input.data, out.data, o_.softmax, ctx.stream);
+    cuda::region_activate(head_desc(out.shape), ctx.input.data, out.data, o_.softmax, ctx.stream);
   }
 #endif
 
@@ -160,6 +150,16 @@ class RegionLayer final : public DetectionOutputLayer {
   }
 
  private:
+  // The head geometry of an output tensor, for the activation ops (CPU and CUDA).
+  ops::HeadDesc head_desc(const Shape& out) const {
+    ops::HeadDesc d;
+    d.batch = out.n;
+    d.anchors = o_.num;
+    d.entries = o_.coords + o_.classes + 1;
+    d.spatial = out.h * out.w;
+    return d;
+  }
+
   RegionOptions o_;
 };
 

@@ -146,12 +146,17 @@ YoloLayer::YoloLayer(const BuildContext& ctx) : options_(parse_yolo_options(ctx.
   net_h_ = ctx.net.height;
 }
 
-void YoloLayer::forward(const ForwardContext& ctx, Tensor& out) {
+ops::HeadDesc YoloLayer::head_desc(const Shape& out) const {
   ops::HeadDesc d;
-  d.batch = out.shape.n;
+  d.batch = out.n;
   d.anchors = anchors_per_cell();
   d.entries = options_.classes + 5;
-  d.spatial = out.shape.h * out.shape.w;
+  d.spatial = out.h * out.w;
+  return d;
+}
+
+void YoloLayer::forward(const ForwardContext& ctx, Tensor& out) {
+  const ops::HeadDesc d = head_desc(out.shape);
   ops::yolo_activate_reference(d, ctx.input.data, out.data, options_.scale_x_y,
                                options_.new_coords);
   if (!ctx.training || !ctx.truth) return;
@@ -170,11 +175,7 @@ void YoloLayer::forward(const ForwardContext& ctx, Tensor& out) {
 
 #if defined(MISHNET_HAVE_CUDA)
 void YoloLayer::forward_cuda(const CudaForwardContext& ctx, Tensor& out) {
-  ops::HeadDesc d;
-  d.batch = out.shape.n;
-  d.anchors = anchors_per_cell();
-  d.entries = options_.classes + 5;
-  d.spatial = out.shape.h * out.shape.w;
+  const ops::HeadDesc d = head_desc(out.shape);
   cuda::yolo_activate(d, ctx.input.data, out.data, options_.scale_x_y, options_.new_coords,
                       ctx.stream);
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "layers/detection_output.h"
+#include "ops/detection_heads.h"
 
 namespace mishnet {
 
@@ -117,6 +118,9 @@ class YoloLayer final : public DetectionOutputLayer {
   const YoloStats& last_stats() const { return stats_; }
 
  private:
+  // The head geometry of an output tensor, for the activation ops (CPU and CUDA).
+  ops::HeadDesc head_desc(const Shape& out) const;
+
   YoloOptions options_;
   int net_w_ = 0, net_h_ = 0;  // network input size the layer was built for
   YoloStats stats_;
