@@ -96,12 +96,10 @@ class Network {
  private:
   Network();
   void plan_arena();
-  size_t plan_backward_memory(size_t forward_floats, std::vector<size_t>& delta_offset);
-  // Training: puts the output of layer j (not kept, rebuilt on demand) into a buffer of the
-  // rebuild pool, rebuilding what it reads first; a no-op for kept or already rebuilt outputs.
-  void rebuild_output(int j, const Tensor& network_input);
-  // Returns the buffers of rebuilt outputs that no backward step from `step` down reads.
-  void release_rebuilt_outputs(int step);
+  size_t plan_backward_memory(size_t forward_floats, const std::vector<int>& lowest_reader,
+                              std::vector<size_t>& delta_offset);
+  // Every output back at its forward-arena place (after rebuilt ones pointed elsewhere).
+  void restore_output_places();
   // The CUDA backend (network_cuda.cpp): parameters and arena on the device.
   struct CudaState;
   struct CudaStateDeleter {
@@ -126,15 +124,15 @@ class Network {
   std::vector<int> keep_;
   std::vector<size_t> output_offset_;   // floats into arena_
   std::vector<bool> output_kept_;
-  // Training memory: outputs some backward step reads that are not kept from the forward pass
-  // but rebuilt when needed (Layer::can_recompute_output), the lowest backward step reading
-  // each output (num_layers(): none), and the pool of buffers rebuilt outputs live in.
-  std::vector<bool> output_rebuilt_;
-  std::vector<int> lowest_backward_reader_;
-  std::vector<std::vector<size_t>> rebuild_offsets_;  // arena offset of each rebuild of j
-  std::vector<int> rebuild_count_;  // rebuilds of j so far in this backward pass
-  std::vector<int> rebuilt_in_;     // >= 0 while output j is rebuilt (in the arena)
-  std::vector<int> rebuilt_live_;
+  // Training memory: the outputs rebuilt before backward step i (layer, arena offset; inputs
+  // of a rebuild before it) and those that go back to their forward place after it, as
+  // plan_backward_memory scheduled them.
+  struct Rebuild {
+    int layer;
+    size_t offset;
+  };
+  std::vector<std::vector<Rebuild>> rebuild_before_;
+  std::vector<std::vector<int>> release_after_;
   std::vector<float> arena_;
   std::vector<Tensor> outputs_;
   bool planned_ = false;

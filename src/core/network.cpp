@@ -125,12 +125,10 @@ void Network::plan_arena() {
   // inputs) are not kept: for csdarknet53-omega that is nearly all of them, half a gigabyte at
   // batch 8. The others are kept; the rest are free after their last forward reader, as in
   // inference.
-  std::vector<bool> needed(size_t(n), false);
-  lowest_backward_reader_.assign(size_t(n), n);
+  // lowest_reader: the lowest backward step reading each output (n: none; needed when < n).
+  std::vector<int> lowest_reader(size_t(n), n);
   auto read_in_backward = [&](int src, int step) {
-    if (src < 0) return;
-    needed[size_t(src)] = true;
-    lowest_backward_reader_[size_t(src)] = std::min(lowest_backward_reader_[size_t(src)], step);
+    if (src >= 0) lowest_reader[size_t(src)] = std::min(lowest_reader[size_t(src)], step);
   };
   if (training_)
     for (int j = 0; j < n; ++j) {
@@ -145,22 +143,18 @@ void Network::plan_arena() {
   for (int i = 0; i < n; ++i)
     if (layers_[size_t(i)]->is_detection_output()) output_kept_[size_t(i)] = true;
   for (int i : keep_) output_kept_[size_t(i)] = true;
-  output_rebuilt_.assign(size_t(n), false);
   // A layer that rebuilds from its inputs needs each of them kept or rebuildable from the
   // layer's own state (not from its inputs in turn): else a chain of shortcuts would rebuild,
   // and hold, the whole chain at once.
-  std::vector<bool> rebuildable(size_t(n), false), from_own_state(size_t(n), false);
+  std::vector<bool> from_own_state(size_t(n), false);
   for (int j = 0; j < n && training_; ++j) {
     const Layer& l = *layers_[size_t(j)];
     bool can = l.can_recompute_output();
     if (can && l.recompute_reads_inputs())
       for (int src : l.inputs)
         if (src >= 0 && !output_kept_[size_t(src)] && !from_own_state[size_t(src)]) can = false;
-    rebuildable[size_t(j)] = can;
     from_own_state[size_t(j)] = can && !l.recompute_reads_inputs();
-    if (!needed[size_t(j)] || output_kept_[size_t(j)]) continue;
-    if (can) output_rebuilt_[size_t(j)] = true;
-    else output_kept_[size_t(j)] = true;
+    if (lowest_reader[size_t(j)] < n && !can) output_kept_[size_t(j)] = true;
   }
   for (int i = 0; i < n; ++i)
     if (output_kept_[size_t(i)]) last_use[size_t(i)] = n;
@@ -206,9 +200,10 @@ void Network::plan_arena() {
   zero_before_backward_.assign(size_t(n), {});
   zero_before_forward_.clear();
   delta_reused_.assign(size_t(n), false);
-  rebuild_offsets_.assign(size_t(n), {});
+  rebuild_before_.assign(size_t(n), {});
+  release_after_.assign(size_t(n), {});
   std::vector<size_t> delta_offset(size_t(n), 0);
-  const size_t total = training_ ? plan_backward_memory(arena_size, delta_offset) : arena_size;
+  const size_t total = training_ ? plan_backward_memory(arena_size, lowest_reader, delta_offset) : arena_size;
   arena_.assign(total, 0.0f);
   outputs_.assign(size_t(n), Tensor{});
   for (int i = 0; i < n; ++i) {
@@ -224,11 +219,12 @@ void Network::plan_arena() {
 // layer i at time n-1-i, the forward pass at -1). A gradient lives from the first backward step
 // that adds to it (the highest-index layer reading the output) until its own layer's step; loss
 // layers write theirs during forward. A rebuilt output lives from the step that first needs it
-// until the lowest step reading it (the run replays the same rebuild_output calls). Both go
+// until the lowest step reading it (forward_backward replays the schedule made here). Both go
 // best-fit, in start order, first into the forward arena minus the kept outputs (free once the
 // forward pass is done), then beyond it. Returns the floats of the whole arena; each gradient is
 // zeroed when it goes live.
-size_t Network::plan_backward_memory(size_t forward_floats, std::vector<size_t>& delta_offset) {
+size_t Network::plan_backward_memory(size_t forward_floats, const std::vector<int>& lowest_reader,
+                                     std::vector<size_t>& delta_offset) {
   const int n = num_layers();
   // (outputs_ is set up after this plan.)
   auto floats_of = [&](int i) { return layers_[size_t(i)]->output_shape.per_image() * size_t(batch_); };
@@ -249,33 +245,41 @@ size_t Network::plan_backward_memory(size_t forward_floats, std::vector<size_t>&
     }
     items.push_back({start, n - 1 - i, floats_of(i), i, -1});
   }
-  // The rebuilds forward_backward will do, in its order (rebuild_output, release).
+  // The rebuild schedule forward_backward replays: before step i, each output the step reads
+  // that is not kept, after what it is rebuilt from; after step i, back to its forward place
+  // when no lower step reads it. (An output rebuilt only as an input goes back at once and may
+  // be rebuilt again later.)
   std::vector<int> live_item(size_t(n), -1), live;
-  std::function<void(int, int)> rebuild = [&](int j, int t) {
+  std::vector<std::pair<int, size_t>> scheduled;  // (step, item) of each rebuild, in order
+  std::function<void(int, int)> rebuild = [&](int j, int i) {
     if (j < 0 || output_kept_[size_t(j)] || live_item[size_t(j)] >= 0) return;
     const Layer& l = *layers_[size_t(j)];
+    if (!l.can_recompute_output())
+      fail("layer ", j, " [", l.type(), "]: its output is read in backward but neither kept nor "
+           "rebuildable (a planning error)");
     if (l.recompute_reads_inputs())
-      for (int src : l.inputs) rebuild(src, t);
+      for (int src : l.inputs) rebuild(src, i);
     live_item[size_t(j)] = int(items.size());
-    items.push_back({t, t, floats_of(j), -1, j});
+    scheduled.emplace_back(i, items.size());
+    items.push_back({n - 1 - i, n - 1 - i, floats_of(j), -1, j});
     live.push_back(j);
   };
   for (int i = n - 1; i >= 0; --i) {
     const Layer& l = *layers_[size_t(i)];
     if (l.stopbackward) break;
-    const int t = n - 1 - i;
-    if (l.backward_reads_output()) rebuild(i, t);
+    if (l.backward_reads_output()) rebuild(i, i);
     if (l.backward_reads_inputs()) {
-      rebuild(i - 1, t);
-      for (int src : l.inputs) rebuild(src, t);
+      rebuild(i - 1, i);
+      for (int src : l.inputs) rebuild(src, i);
     }
     for (size_t k = 0; k < live.size();) {
       const int j = live[k];
-      if (lowest_backward_reader_[size_t(j)] < i) {
+      if (lowest_reader[size_t(j)] < i) {
         ++k;
         continue;
       }
-      items[size_t(live_item[size_t(j)])].end = t;
+      items[size_t(live_item[size_t(j)])].end = n - 1 - i;
+      release_after_[size_t(i)].push_back(j);
       live_item[size_t(j)] = -1;
       live[k] = live.back();
       live.pop_back();
@@ -345,11 +349,9 @@ size_t Network::plan_backward_memory(size_t forward_floats, std::vector<size_t>&
     }
   }
 
+  for (auto [step, k] : scheduled) rebuild_before_[size_t(step)].push_back({items[k].rebuilt, items[k].offset});
   for (const Item& it : items) {
-    if (it.rebuilt >= 0) {
-      rebuild_offsets_[size_t(it.rebuilt)].push_back(it.offset);
-      continue;
-    }
+    if (it.rebuilt >= 0) continue;
     delta_offset[size_t(it.delta_of)] = it.offset;
     if (it.start < 0) zero_before_forward_.push_back(it.delta_of);
     else zero_before_backward_[size_t(n - 1 - it.start)].push_back(it.delta_of);
@@ -362,38 +364,8 @@ size_t Network::plan_backward_memory(size_t forward_floats, std::vector<size_t>&
   return total;
 }
 
-void Network::rebuild_output(int j, const Tensor& network_input) {
-  if (j < 0 || output_kept_[size_t(j)] || rebuilt_in_[size_t(j)] >= 0) return;
-  Layer& l = *layers_[size_t(j)];
-  if (!l.can_recompute_output())
-    fail("layer ", j, " [", l.type(), "]: its output was not kept for the backward pass and "
-         "cannot be rebuilt (a planning error)");
-  if (l.recompute_reads_inputs())
-    for (int src : l.inputs) rebuild_output(src, network_input);
-  // The place planned for this rebuild (plan_backward_memory replayed the same calls).
-  const std::vector<size_t>& planned = rebuild_offsets_[size_t(j)];
-  int& count = rebuild_count_[size_t(j)];
-  if (size_t(count) >= planned.size())
-    fail("layer ", j, " [", l.type(), "]: rebuilt more often than planned (a planning error)");
-  rebuilt_in_[size_t(j)] = count;
-  outputs_[size_t(j)].data = arena_.data() + planned[size_t(count++)];
-  rebuilt_live_.push_back(j);
-  ForwardContext ctx{j == 0 ? network_input : outputs_[size_t(j - 1)], outputs_, true};
-  l.recompute_output(ctx, outputs_[size_t(j)]);
-}
-
-void Network::release_rebuilt_outputs(int step) {
-  for (size_t k = 0; k < rebuilt_live_.size();) {
-    const int j = rebuilt_live_[k];
-    if (lowest_backward_reader_[size_t(j)] < step) {
-      ++k;
-      continue;
-    }
-    rebuilt_in_[size_t(j)] = -1;
-    outputs_[size_t(j)].data = arena_.data() + output_offset_[size_t(j)];
-    rebuilt_live_[k] = rebuilt_live_.back();
-    rebuilt_live_.pop_back();
-  }
+void Network::restore_output_places() {
+  for (size_t i = 0; i < outputs_.size(); ++i) outputs_[i].data = arena_.data() + output_offset_[i];
 }
 
 void Network::prepare() {
@@ -466,7 +438,7 @@ float Network::forward_backward(const float* input, const float* truth, std::mt1
     }
   };
   zero(zero_before_forward_);
-  release_rebuilt_outputs(-1);  // after a backward pass that threw: outputs back in the arena
+  restore_output_places();  // after a backward pass that threw
   Tensor in{const_cast<float*>(input), input_shape()};
   float loss = 0.0f;
   layer_times_ms_.assign(size_t(num_layers()), 0.0);
@@ -486,27 +458,27 @@ float Network::forward_backward(const float* input, const float* truth, std::mt1
     if (profiling_) layer_times_ms_[size_t(i)] = ms_since(t0);
     loss += l.cost;
   }
-  rebuilt_in_.assign(size_t(num_layers()), -1);
-  rebuild_count_.assign(size_t(num_layers()), 0);
-  rebuilt_live_.clear();
   for (int i = num_layers() - 1; i >= 0; --i) {
     Layer& l = *layers_[size_t(i)];
     if (l.stopbackward) break;
     auto t0 = clock::now();
-    if (l.backward_reads_output()) rebuild_output(i, in);
-    if (l.backward_reads_inputs()) {
-      rebuild_output(i - 1, in);
-      for (int src : l.inputs) rebuild_output(src, in);
+    // Outputs this step reads that were not kept (plan_backward_memory's schedule).
+    for (const Rebuild& r : rebuild_before_[size_t(i)]) {
+      const int j = r.layer;
+      outputs_[size_t(j)].data = arena_.data() + r.offset;
+      ForwardContext rebuild_ctx{j == 0 ? in : outputs_[size_t(j - 1)], outputs_, true};
+      layers_[size_t(j)]->recompute_output(rebuild_ctx, outputs_[size_t(j)]);
     }
     BackwardContext ctx{i == 0 ? in : outputs_[size_t(i - 1)], outputs_[size_t(i)],
                         deltas_[size_t(i)], i == 0 ? Tensor{} : deltas_[size_t(i - 1)],
                         outputs_, deltas_};
     zero(zero_before_backward_[size_t(i)]);
     l.backward(ctx);
-    release_rebuilt_outputs(i);
+    for (int j : release_after_[size_t(i)])
+      outputs_[size_t(j)].data = arena_.data() + output_offset_[size_t(j)];
     if (profiling_) layer_backward_times_ms_[size_t(i)] = ms_since(t0);
   }
-  release_rebuilt_outputs(-1);
+  restore_output_places();
   return loss;
 }
 
