@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/temporary_path.h"
 #include "mishnet/error.h"
 #include "mishnet/optimizer.h"
 
@@ -46,7 +47,7 @@ std::string state_path_for(const std::string& weights_path) {
 }
 
 void save_train_state(const TrainState& s, const std::string& path) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temporary_path(path);
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) fail(tmp, ": cannot open for writing");

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <iostream>
 
+#include "core/temporary_path.h"
 #include "mishnet/error.h"
 
 #ifdef MISHNET_HAVE_OPENCV
@@ -86,7 +87,7 @@ void TrainingChart::load_history(int64_t start_iteration) {
   // replace it whole.
   std::filesystem::copy_file(csv_path_, csv_path_ + ".before_resume",
                              std::filesystem::copy_options::overwrite_existing);
-  const std::string tmp = csv_path_ + ".tmp";
+  const std::string tmp = temporary_path(csv_path_);
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << kept;
@@ -164,7 +165,7 @@ void TrainingChart::draw() const {
   cv::putText(img, title, {left, 28}, cv::FONT_HERSHEY_SIMPLEX, 0.65, cv::Scalar(0, 0, 0), 1);
   cv::putText(img, "iteration", {left + pw / 2 - 30, H - 20}, cv::FONT_HERSHEY_SIMPLEX, 0.5,
               cv::Scalar(0, 0, 0), 1);
-  std::string tmp = png_path_ + ".tmp.png";
+  std::string tmp = temporary_path(png_path_, ".png");
   if (!cv::imwrite(tmp, img) || std::rename(tmp.c_str(), png_path_.c_str()) != 0)
     fail(png_path_, ": cannot write the training chart");
 #else

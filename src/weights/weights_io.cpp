@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "core/temporary_path.h"
 #include "mishnet/error.h"
 #include "mishnet/network.h"
 #include "mishnet/weights.h"
@@ -83,7 +84,7 @@ int load_weights(Network& net, const std::string& path) {
 }
 
 void save_weights(const Network& net, const std::string& path) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temporary_path(path);
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) fail(tmp, ": cannot open for writing");
