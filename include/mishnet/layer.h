@@ -22,6 +22,13 @@ namespace mishnet {
 enum class BackendKind { reference, cpu, cuda };
 const char* backend_name(BackendKind k);
 
+// How a layer handles the nChw16c layout (Layer::blocked_support, src/core/layout_plan.h).
+enum class BlockedSupport {
+  none,     // reads and writes NCHW only
+  any,      // reads either layout and writes either (a convolution reorders inside its op)
+  follows,  // writes the layout it reads; all its inputs in the same one (route, pooling, ...)
+};
+
 // A block of parameters, in the order it appears in a .weights file.
 struct Param {
   std::string name;  // "biases", "scales", "rolling_mean", "rolling_variance", "weights", ...
@@ -114,6 +121,16 @@ class Layer {
   // Inference forward on the device, launched on ctx.stream. Called only when
   // has_cuda_forward(); the default throws.
   virtual void forward_cuda(const CudaForwardContext& ctx, Tensor& out);
+
+  // --- Memory layout of inference tensors on the CPU backend (src/core/layout_plan.h) ---
+  // Whether this layer can work on tensors in oneDNN's nChw16c layout ([n][c/16][h][w][16]:
+  // channels in blocks of 16, innermost), which saves the convolutions' reorders. Only channel
+  // counts that are multiples of 16 are ever kept blocked; a layer answers for its options.
+  virtual BlockedSupport blocked_support() const { return BlockedSupport::none; }
+  // Set by the network before prepare() (inference on the cpu backend; false otherwise): the
+  // layout of ctx.input (and, for a `follows` layer, of every input) and of this layer's output.
+  bool input_blocked = false;
+  bool output_blocked = false;
 
   // --- Training ---
   // Adds dL/d(input) to ctx.input_delta (and to the deltas of other `inputs`) and dL/d(param)

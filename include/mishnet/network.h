@@ -21,6 +21,9 @@ struct NetworkOptions {
   int optimized_memory = -1;  // >= 0 overrides [net] optimized_memory
   BackendKind backend = BackendKind::cpu;
   int device = 0;          // the CUDA device when backend == cuda
+  // cpu backend, inference: keep tensors between layers that can use it in oneDNN's nChw16c
+  // layout (src/core/layout_plan.h). False: every tensor NCHW (for comparisons).
+  bool blocked_layout = true;
 };
 
 class Network {
@@ -61,7 +64,8 @@ class Network {
   // Returns the output of the last layer (a host tensor on every backend: with cuda the kept
   // outputs are downloaded). Inference only: throws while set_training(true).
   Tensor forward(const float* input);
-  // Output of layer i after forward(); throws when the arena reused it (not kept).
+  // Output of layer i after forward(); throws when the arena reused it (not kept). Kept
+  // outputs are always NCHW.
   Tensor output(int i) const;
   // Per-layer wall time of the last forward, when profiling is on.
   void set_profiling(bool on) { profiling_ = on; }
@@ -112,6 +116,8 @@ class Network {
   std::string cfg_path_;
   int batch_ = 1;
   BackendKind backend_ = BackendKind::cpu;
+  bool blocked_layout_ = true;
+  void plan_layouts();
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<float> param_storage_;
   std::vector<float> grad_storage_;

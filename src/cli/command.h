@@ -31,6 +31,7 @@ struct NetworkArgs {
   bool lenient = false;
   int width = 0, height = 0;
   bool force_reference = false;
+  bool plain_layout = false;  // every tensor NCHW between layers (NetworkOptions::blocked_layout)
   // Inference commands only (add_device_options): -gpu N / -cpu, see core/backend_choice.h.
   bool choose_device = false;
   std::optional<int> gpu;

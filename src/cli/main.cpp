@@ -22,6 +22,9 @@ void add_network_options(CLI::App& app, NetworkArgs& args) {
   app.add_option("--height", args.height, "Override the network input height");
   app.add_flag("--reference", args.force_reference,
                "Run the plain reference ops instead of oneDNN (slow; for checking)");
+  app.add_flag("--plain-layout", args.plain_layout,
+               "Keep every tensor NCHW between layers instead of oneDNN's nChw16c where layers "
+               "can (CPU inference; for comparisons)");
 }
 
 void add_device_options(CLI::App& app, NetworkArgs& args) {

@@ -14,6 +14,7 @@ Network load_network(const std::string& cfg, const std::string& weights, const N
   o.width = args.width;
   o.height = args.height;
   o.batch = batch;
+  o.blocked_layout = !args.plain_layout;
   o.backend = args.force_reference ? BackendKind::reference : BackendKind::cpu;
   if (args.choose_device) {
     static const DeviceSituation machine = current_device_situation();

@@ -6,6 +6,7 @@
 #include <functional>
 #include <iostream>
 
+#include "core/layout_plan.h"
 #include "mishnet/error.h"
 
 namespace mishnet {
@@ -19,6 +20,7 @@ Network Network::from_cfg(const Cfg& cfg, const NetworkOptions& options) {
   Network net;
   net.cfg_path_ = cfg.path;
   net.backend_ = options.backend;
+  net.blocked_layout_ = options.blocked_layout;
   net.device_ = options.device;
   const CfgSection& net_section = cfg.sections[0];
   net.config_ = NetConfig::parse(net_section);
@@ -158,6 +160,7 @@ void Network::plan_arena() {
   }
   for (int i = 0; i < n; ++i)
     if (output_kept_[size_t(i)]) last_use[size_t(i)] = n;
+  plan_layouts();
 
   struct Block {
     size_t offset, size;
@@ -362,6 +365,28 @@ size_t Network::plan_backward_memory(size_t forward_floats, const std::vector<in
         delta_reused_[size_t(it.delta_of)] = true;
   }
   return total;
+}
+
+// Inference on the cpu backend keeps what it can in nChw16c (layout_plan.h); the layers learn
+// their layouts before prepare(), which builds their primitives for them.
+void Network::plan_layouts() {
+  const int n = num_layers();
+  std::vector<bool> blocked(size_t(n), false);
+  if (blocked_layout_ && !training_ && backend_ == BackendKind::cpu) {
+    std::vector<LayoutNode> nodes(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const Layer& l = *layers_[size_t(i)];
+      nodes[size_t(i)] = {l.blocked_support(), l.inputs, l.output_shape.c, output_kept_[size_t(i)]};
+    }
+    blocked = plan_blocked_layouts(nodes);
+  }
+  for (int i = 0; i < n; ++i) {
+    Layer& l = *layers_[size_t(i)];
+    const bool in = !l.inputs.empty() && l.inputs[0] >= 0 && blocked[size_t(l.inputs[0])];
+    if (l.output_blocked != blocked[size_t(i)] || l.input_blocked != in) prepared_ = false;
+    l.output_blocked = blocked[size_t(i)];
+    l.input_blocked = in;
+  }
 }
 
 void Network::restore_output_places() {

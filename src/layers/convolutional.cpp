@@ -119,8 +119,11 @@ class ConvolutionalLayer final : public Layer {
                         folded_bias_);
     // The CUDA forward reads the folded blocks (uploaded by the network) and keeps the CPU op.
     if (backend == BackendKind::cuda) return;
-    if (!op_ || backend != backend_ || op_batch_ != batch_hint_) {
+    if (!op_ || backend != backend_ || op_batch_ != batch_hint_ ||
+        op_src_blocked_ != input_blocked || op_dst_blocked_ != output_blocked) {
       ops::Conv2dDesc d = describe(batch_hint_);
+      d.src_blocked = op_src_blocked_ = input_blocked;
+      d.dst_blocked = op_dst_blocked_ = output_blocked;
       op_ = ops::make_conv2d(d, backend);
       backend_ = backend;
       op_batch_ = batch_hint_;
@@ -159,6 +162,12 @@ class ConvolutionalLayer final : public Layer {
     }
     op_->forward(ctx.input.data, out.data);
     if (!op_->fused_activation()) ops::activate(activation_, out);
+  }
+
+  // The op reads and writes either layout; an activation it does not fuse runs after it,
+  // element by element, which is the same in any layout.
+  BlockedSupport blocked_support() const override {
+    return activation_is_elementwise(activation_) ? BlockedSupport::any : BlockedSupport::none;
   }
 
   // cuDNN convolution + bias with the folded weights, then the activation kernel.
@@ -280,6 +289,7 @@ class ConvolutionalLayer final : public Layer {
   std::vector<float> x_hat_, batch_mean_, batch_variance_, pre_activation_, zero_bias_;
   BackendKind backend_ = BackendKind::cpu;
   int op_batch_ = 0;
+  bool op_src_blocked_ = false, op_dst_blocked_ = false;  // the layouts op_ was built for
   int batch_hint_ = 1;
 #if defined(MISHNET_HAVE_CUDA)
   // Darknet's default workspace_size_limit_MB (1024); the [net] key is not read yet.

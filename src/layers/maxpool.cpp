@@ -54,9 +54,10 @@ class MaxpoolLayer final : public Layer {
       ops::maxpool_depth_forward(in.n, in.c, in.h, in.w, out_channels_, ctx.input.data, out.data,
                                  argmax);
     } else if (!ctx.training) {
-      if (!op_ || op_batch_ != in.n) {
+      if (!op_ || op_batch_ != in.n || op_blocked_ != output_blocked) {
         ops::Pool2dDesc d = desc_;
         d.batch = in.n;
+        d.blocked = op_blocked_ = output_blocked;
         op_ = ops::make_pool2d_inference(d, ops::PoolKind::max, backend_);
         op_batch_ = in.n;
       }
@@ -66,6 +67,11 @@ class MaxpoolLayer final : public Layer {
       d.batch = in.n;
       ops::maxpool2d_forward(d, ctx.input.data, out.data, argmax);
     }
+  }
+
+  // The windowed max runs on nChw16c as it is (oneDNN's pooling); maxpool_depth mixes channels.
+  BlockedSupport blocked_support() const override {
+    return maxpool_depth_ ? BlockedSupport::none : BlockedSupport::follows;
   }
 
   // Windowed max (SPP sizes, stride_x/stride_y, Darknet's padding) and maxpool_depth.
@@ -132,6 +138,7 @@ class MaxpoolLayer final : public Layer {
   BackendKind backend_ = BackendKind::cpu;
   std::unique_ptr<ops::Pool2dInferenceOp> op_;
   int op_batch_ = 0;
+  bool op_blocked_ = false;  // the layout op_ was built for
 };
 
 MISHNET_REGISTER_LAYER("maxpool", MaxpoolLayer);

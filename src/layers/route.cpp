@@ -52,6 +52,17 @@ class RouteLayer final : public Layer {
       channels += in.c / groups_;
     }
     output_shape = Shape{1, channels, first.h, first.w};
+    // In nChw16c a run of whole channel blocks is as contiguous per image as in NCHW, with the
+    // same offsets and lengths: copy_channels does both when every part and offset is whole.
+    whole_blocks_ = true;
+    for (int src : inputs) {
+      const int part = ctx.outputs[size_t(src)].c / groups_;
+      if (part % 16 != 0 || (group_id_ * part) % 16 != 0) whole_blocks_ = false;
+    }
+  }
+
+  BlockedSupport blocked_support() const override {
+    return whole_blocks_ ? BlockedSupport::follows : BlockedSupport::none;
   }
 
   const char* type() const override { return "route"; }
@@ -114,6 +125,7 @@ class RouteLayer final : public Layer {
 
  private:
   int groups_ = 1, group_id_ = 0;
+  bool whole_blocks_ = false;  // every part a run of whole 16-channel blocks
 };
 
 MISHNET_REGISTER_LAYER("route", RouteLayer);

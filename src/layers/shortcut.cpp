@@ -69,6 +69,15 @@ class ShortcutLayer final : public Layer {
 
   const char* type() const override { return "shortcut"; }
 
+  // Unweighted sums of equal shapes are element by element, the same in any layout.
+  BlockedSupport blocked_support() const override {
+    if (desc_.weights != ops::ShortcutWeights::none || !activation_is_elementwise(activation_))
+      return BlockedSupport::none;
+    for (int size : desc_.from_sizes)
+      if (size_t(size) != input_shape.per_image()) return BlockedSupport::none;
+    return BlockedSupport::follows;
+  }
+
   void forward(const ForwardContext& ctx, Tensor& out) override {
     ops::ShortcutDesc d = desc_;
     d.batch = out.shape.n;

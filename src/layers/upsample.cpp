@@ -43,9 +43,16 @@ class UpsampleLayer final : public Layer {
     if (downsample_)
       ops::downsample_sum_forward(planes, out.shape.h, out.shape.w, stride_, scale_, ctx.input.data,
                                   out.data);
+    else if (output_blocked)
+      ops::upsample_nearest_forward_blocked16(planes / 16, ctx.input.shape.h, ctx.input.shape.w,
+                                              stride_, scale_, ctx.input.data, out.data);
     else
       ops::upsample_nearest_forward(planes, ctx.input.shape.h, ctx.input.shape.w, stride_, scale_,
                                     ctx.input.data, out.data);
+  }
+
+  BlockedSupport blocked_support() const override {
+    return downsample_ ? BlockedSupport::none : BlockedSupport::follows;
   }
 
   bool has_cuda_forward() const override { return true; }

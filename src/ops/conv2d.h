@@ -23,13 +23,18 @@ struct Conv2dDesc {
   // Training: set_weights() runs every step, so layouts whose weight transform is costly
   // (Winograd) are not worth it.
   bool weights_change_every_step = false;
+  // The caller's src / dst are in oneDNN's nChw16c layout instead of NCHW (the network keeps
+  // them so between layers, src/core/layout_plan.h); the channels are multiples of 16. Only
+  // the cpu backend's ops take them.
+  bool src_blocked = false, dst_blocked = false;
 
   size_t weights_count() const {
     return size_t(out_c) * size_t(in_c / groups) * size_t(kernel_h) * size_t(kernel_w);
   }
 };
 
-// Weights are Darknet's layout: [out_c][in_c/groups][kernel_h][kernel_w]; src/dst NCHW.
+// Weights are Darknet's layout: [out_c][in_c/groups][kernel_h][kernel_w]; src/dst NCHW unless
+// the description says blocked.
 class Conv2dOp {
  public:
   virtual ~Conv2dOp() = default;

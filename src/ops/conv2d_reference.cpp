@@ -2,6 +2,7 @@
 
 #include "ops/conv2d.h"
 #include "ops/activation_op.h"
+#include "mishnet/error.h"
 
 namespace mishnet::ops {
 
@@ -64,6 +65,9 @@ class ReferenceConv2d final : public Conv2dOp {
 }  // namespace
 
 std::unique_ptr<Conv2dOp> make_conv2d_reference(const Conv2dDesc& d) {
+  if (d.src_blocked || d.dst_blocked)
+    fail("convolution ", d.in_w, "x", d.in_h, "x", d.in_c, " -> ", d.out_c,
+         ": the reference op reads and writes NCHW only, not the nChw16c layout asked for");
   return std::make_unique<ReferenceConv2d>(d);
 }
 

@@ -21,6 +21,9 @@ struct Pool2dDesc {
   int size = 1;
   int stride_x = 1, stride_y = 1;
   int padding = 0;
+  // src and dst in oneDNN's nChw16c layout (channels a multiple of 16; the network keeps them so
+  // between layers, src/core/layout_plan.h): the cpu backend's inference op only.
+  bool blocked = false;
 };
 
 // Darknet's output extent along one axis: (in + padding - size) / stride + 1.

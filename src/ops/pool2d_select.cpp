@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "backend/dnnl/dnnl_ops_extra.h"
+#include "mishnet/error.h"
 #include "ops/pool2d.h"
 
 namespace mishnet::ops {
@@ -28,6 +29,7 @@ class ReferencePool2d final : public Pool2dInferenceOp {
 
 std::unique_ptr<Pool2dInferenceOp> make_pool2d_inference_reference(const Pool2dDesc& d,
                                                                    PoolKind kind) {
+  if (d.blocked) fail("pooling: the reference op reads and writes NCHW only, not nChw16c");
   return std::make_unique<ReferencePool2d>(d, kind);
 }
 
@@ -35,6 +37,10 @@ std::unique_ptr<Pool2dInferenceOp> make_pool2d_inference(const Pool2dDesc& d, Po
                                                          BackendKind backend) {
   if (backend == BackendKind::cpu) {
     if (auto op = dnnl_backend::make_pool2d_inference(d, kind)) return op;
+    if (d.blocked)
+      fail("pooling ", d.in_w, "x", d.in_h, "x", d.channels, ", size ", d.size, ", stride ",
+           d.stride_x, "x", d.stride_y, ", padding ", d.padding,
+           ": oneDNN has no kernel for it in the nChw16c layout the network asked for");
     static bool logged = false;  // one line, not one per layer
     if (!logged) {
       std::clog << "mishnet: oneDNN has no pooling for " << d.in_w << 'x' << d.in_h << 'x'

@@ -30,6 +30,24 @@ void upsample_nearest_forward(int planes, int h, int w, int stride, float scale,
   for_each_cell(planes, h, w, stride, [&](size_t s, size_t b) { dst[b] = scale * src[s]; });
 }
 
+void upsample_nearest_forward_blocked16(int blocks, int h, int w, int stride, float scale,
+                                        const float* src, float* dst) {
+  constexpr int kLanes = 16;
+  const int out_h = h * stride, out_w = w * stride;
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (long(blocks) * out_h * out_w * kLanes >= kParallelMinWork)
+  for (int p = 0; p < blocks; ++p)
+    for (int y = 0; y < out_h; ++y) {
+      const float* in_row = src + (size_t(p) * h + size_t(y / stride)) * w * kLanes;
+      float* out_row = dst + (size_t(p) * out_h + size_t(y)) * out_w * kLanes;
+      for (int x = 0; x < out_w; ++x) {
+        const float* in = in_row + size_t(x / stride) * kLanes;
+#pragma omp simd
+        for (int l = 0; l < kLanes; ++l) out_row[size_t(x) * kLanes + size_t(l)] = scale * in[l];
+      }
+    }
+}
+
 void upsample_nearest_backward(int planes, int h, int w, int stride, float scale, const float* ddst,
                                float* dsrc) {
   // Each thread owns one plane of dsrc, so the += of a block is race-free.

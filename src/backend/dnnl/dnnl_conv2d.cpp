@@ -1,6 +1,7 @@
-// Conv2dOp on oneDNN. The network's tensors are NCHW; inside the op the convolution runs in the
-// layout oneDNN's fastest kernels want (usually nChw16c), with reorder primitives at the edges,
-// all created once per op. Weights are reordered once in set_weights; bias and the activation
+// Conv2dOp on oneDNN. The op's edges are NCHW, or nChw16c where the network keeps a tensor
+// blocked (Conv2dDesc::src_blocked/dst_blocked); inside, the convolution runs in the layout
+// oneDNN's fastest kernels want, with reorder primitives at the edges that differ from it, all
+// created once per op. Weights are reordered once in set_weights; bias and the activation
 // are fused as post-ops when oneDNN computes the activation accurately (dnnl_eltwise.h).
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
@@ -68,16 +69,22 @@ const char* layout_name(ConvLayout layout) {
 //   brgconv on NHWC, oneDNN's own choice, is 5-25% faster than the direct nChw16c kernel.
 // A candidate whose primitive turns out to be a reference or gemm kernel (another CPU, an
 // unusual shape) is skipped; oneDNN's own choice ends the list.
+//
+// When the network keeps src or dst in nChw16c itself (d.src_blocked / d.dst_blocked), the
+// NCHW-only paths (sgemm) go and nChw16c comes before oneDNN's own choice: no reorder at a
+// blocked edge beats the brgconv kernel's few percent on small inputs.
 std::vector<ConvLayout> candidate_layouts(const ops::Conv2dDesc& d) {
   std::vector<ConvLayout> c;
-  if (sgemm_conv1x1_applies(d)) c.push_back(ConvLayout::sgemm_1x1);
+  const bool blocked_edge = d.src_blocked || d.dst_blocked;
+  if (!blocked_edge && sgemm_conv1x1_applies(d)) c.push_back(ConvLayout::sgemm_1x1);
   if (d.kernel_h == 3 && d.kernel_w == 3 && d.stride_h == 1 && d.stride_w == 1 &&
       d.dilation == 1 && d.groups == 1 && d.in_c >= 16 &&
       !d.weights_change_every_step)
     c.push_back(ConvLayout::winograd);
-  if (d.groups == 1 && d.in_c <= 4) c.push_back(ConvLayout::nchw_src);
+  if (d.groups == 1 && d.in_c <= 4 && !d.src_blocked) c.push_back(ConvLayout::nchw_src);
   const size_t input = size_t(d.in_c) * d.in_h * d.in_w;
-  if (d.groups == 1 && (input >= (4u << 20) || (input >= (1u << 20) && d.out_c >= 128)))
+  if (blocked_edge || (d.groups == 1 && (input >= (4u << 20) ||
+                                         (input >= (1u << 20) && d.out_c >= 128))))
     c.push_back(ConvLayout::blocked16);
   c.push_back(ConvLayout::blocked);
   return c;
@@ -99,8 +106,8 @@ class DnnlConv2d final : public ops::Conv2dOp {
         d.groups == 1
             ? memory::dims{d.out_c, d.in_c, d.kernel_h, d.kernel_w}
             : memory::dims{d.groups, d.out_c / d.groups, d.in_c / d.groups, d.kernel_h, d.kernel_w};
-    const memory::desc user_src_md(src_dims, dt::f32, tag::nchw);
-    const memory::desc user_dst_md(dst_dims, dt::f32, tag::nchw);
+    const memory::desc user_src_md(src_dims, dt::f32, d.src_blocked ? tag::nChw16c : tag::nchw);
+    const memory::desc user_dst_md(dst_dims, dt::f32, d.dst_blocked ? tag::nChw16c : tag::nchw);
     user_weights_md_ = memory::desc(weight_dims, dt::f32, d.groups == 1 ? tag::oihw : tag::goihw);
 
     tag src_tag = tag::any, dst_tag = tag::any;
@@ -217,7 +224,9 @@ class DnnlConv2d final : public ops::Conv2dOp {
 }  // namespace
 
 std::unique_ptr<ops::Conv2dOp> make_conv2d(const ops::Conv2dDesc& d, ConvLayout layout) {
-  if (layout == ConvLayout::sgemm_1x1) return make_sgemm_conv1x1(d);
+  if ((d.src_blocked && d.in_c % 16 != 0) || (d.dst_blocked && d.out_c % 16 != 0)) return nullptr;
+  if (layout == ConvLayout::sgemm_1x1)
+    return d.src_blocked || d.dst_blocked ? nullptr : make_sgemm_conv1x1(d);
   if (layout != ConvLayout::automatic) {
     try {
       return std::make_unique<DnnlConv2d>(d, layout);

@@ -7,7 +7,8 @@
 
 namespace mishnet::dnnl_backend {
 
-// Where the convolution keeps its data between the NCHW edges of the op. Every layout but
+// Where the convolution keeps its data between the edges of the op (NCHW, or nChw16c where
+// Conv2dDesc says blocked). Every layout but
 // sgemm_1x1 is a oneDNN convolution primitive with reorder primitives at the edges as needed.
 enum class ConvLayout {
   automatic,  // the fastest for the shape, as measured (dnnl_conv2d.cpp, docs/cpu-backend.md)
