@@ -29,6 +29,13 @@ enum class BlockedSupport {
   follows,  // writes the layout it reads; all its inputs in the same one (route, pooling, ...)
 };
 
+// Channels [first, first + count) of layer `layer`'s output are channels [out_first, out_first +
+// count) of this layer's output (Layer::channel_sources).
+struct ChannelSource {
+  int layer = -1;
+  int first = 0, count = 0, out_first = 0;
+};
+
 // A block of parameters, in the order it appears in a .weights file.
 struct Param {
   std::string name;  // "biases", "scales", "rolling_mean", "rolling_variance", "weights", ...
@@ -131,6 +138,13 @@ class Layer {
   // layout of ctx.input (and, for a `follows` layer, of every input) and of this layer's output.
   bool input_blocked = false;
   bool output_blocked = false;
+
+  // --- Inference memory ---
+  // A layer whose output is channel ranges of its inputs, unchanged ([route]), says where each
+  // comes from; with batch 1 the network may then place an input inside the output (concat) or
+  // the output inside its input (split) and the copy disappears (src/core/output_views.h).
+  // The layer's forward must then skip copies whose source already is their destination.
+  virtual std::vector<ChannelSource> channel_sources() const { return {}; }
 
   // --- Training ---
   // Adds dL/d(input) to ctx.input_delta (and to the deltas of other `inputs`) and dL/d(param)

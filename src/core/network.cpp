@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "core/layout_plan.h"
+#include "core/output_views.h"
 #include "mishnet/error.h"
 
 namespace mishnet {
@@ -175,25 +176,53 @@ void Network::plan_arena() {
   auto need_of = [&](int i) {
     return (layers_[size_t(i)]->output_shape.per_image() * size_t(batch_) + align - 1) / align * align;
   };
+  // Routes copy nothing where their channels can be views (inference, batch 1, on the host:
+  // the CUDA path keeps its own copies). Each storage root gets one block, live from its first
+  // member's layer to the last reader of any member.
+  std::vector<OutputPlace> place(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) place[size_t(i)] = {i, 0};
+  if (!training_ && batch_ == 1 && backend_ != BackendKind::cuda) {
+    std::vector<ViewNode> nodes(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const Layer& l = *layers_[size_t(i)];
+      nodes[size_t(i)] = {l.channel_sources(), l.output_shape.c,
+                          size_t(l.output_shape.h) * size_t(l.output_shape.w),
+                          bool(output_kept_[size_t(i)])};
+    }
+    place = plan_output_views(nodes);
+  }
+  std::vector<int> start(size_t(n), n), end(size_t(n), -1), roots;
   for (int i = 0; i < n; ++i) {
+    const int r = place[size_t(i)].root;
+    start[size_t(r)] = std::min(start[size_t(r)], i);
+    end[size_t(r)] = std::max(end[size_t(r)], last_use[size_t(i)]);
+    if (r == i) roots.push_back(i);
+  }
+  std::stable_sort(roots.begin(), roots.end(),
+                   [&](int a, int b) { return start[size_t(a)] < start[size_t(b)]; });
+  for (int i : roots) {
     if (training_ && output_kept_[size_t(i)]) continue;
     size_t need = need_of(i);
-    // Blocks whose owner's last reader ran before layer i are free. (A layer never writes
-    // into its own input: the owner of a block read by layer i has last_use >= i.)
+    // Blocks whose owner's last reader ran before this storage's first writer are free. (A
+    // layer never writes into its own input: the owner of a block read by layer i has
+    // last_use >= i.)
     int best = -1;
     for (size_t b = 0; b < blocks.size(); ++b)
-      if (blocks[b].free_after < i && blocks[b].size >= need &&
+      if (blocks[b].free_after < start[size_t(i)] && blocks[b].size >= need &&
           (best < 0 || blocks[b].size < blocks[size_t(best)].size))
         best = int(b);
     if (best >= 0) {
-      blocks[size_t(best)].free_after = last_use[size_t(i)];
+      blocks[size_t(best)].free_after = end[size_t(i)];
       output_offset_[size_t(i)] = blocks[size_t(best)].offset;
     } else {
-      blocks.push_back({arena_size, need, last_use[size_t(i)]});
+      blocks.push_back({arena_size, need, end[size_t(i)]});
       output_offset_[size_t(i)] = arena_size;
       arena_size += need;
     }
   }
+  for (int i = 0; i < n; ++i)
+    if (place[size_t(i)].root != i)
+      output_offset_[size_t(i)] = output_offset_[size_t(place[size_t(i)].root)] + place[size_t(i)].offset;
   for (int i = 0; i < n && training_; ++i)
     if (output_kept_[size_t(i)]) {
       output_offset_[size_t(i)] = arena_size;

@@ -58,7 +58,18 @@ class RouteLayer final : public Layer {
     for (int src : inputs) {
       const int part = ctx.outputs[size_t(src)].c / groups_;
       if (part % 16 != 0 || (group_id_ * part) % 16 != 0) whole_blocks_ = false;
+      parts_.push_back(part);
     }
+  }
+
+  std::vector<ChannelSource> channel_sources() const override {
+    std::vector<ChannelSource> sources;
+    int offset = 0;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      sources.push_back({inputs[k], group_id_ * parts_[k], parts_[k], offset});
+      offset += parts_[k];
+    }
+    return sources;
   }
 
   BlockedSupport blocked_support() const override {
@@ -126,6 +137,7 @@ class RouteLayer final : public Layer {
  private:
   int groups_ = 1, group_id_ = 0;
   bool whole_blocks_ = false;  // every part a run of whole 16-channel blocks
+  std::vector<int> parts_;     // channels taken from each input
 };
 
 MISHNET_REGISTER_LAYER("route", RouteLayer);

@@ -12,9 +12,12 @@ void copy_channels(int batch, int spatial, const float* src, int src_channels, i
                    float* dst, int dst_channels, int dst_first, int count) {
   const size_t run = size_t(count) * spatial;
 #pragma omp parallel for schedule(static) if (long(batch) * long(run) >= kParallelMinWork)
-  for (int b = 0; b < batch; ++b)
-    std::memcpy(dst + (size_t(b) * dst_channels + dst_first) * spatial,
-                src + (size_t(b) * src_channels + src_first) * spatial, run * sizeof(float));
+  for (int b = 0; b < batch; ++b) {
+    float* to = dst + (size_t(b) * dst_channels + dst_first) * spatial;
+    const float* from = src + (size_t(b) * src_channels + src_first) * spatial;
+    // The network may have placed the source where it goes (core/output_views.h): nothing to do.
+    if (to != from) std::memcpy(to, from, run * sizeof(float));
+  }
 }
 
 void add_channels(int batch, int spatial, const float* ddst, int dst_channels, int dst_first,

@@ -75,12 +75,12 @@ struct Compared {
   int blocked_layers = 0;
 };
 
-Compared expect_same_outputs(const std::string& cfg, int size, bool lenient = false) {
+Compared expect_same_outputs(const std::string& cfg, int size, int batch) {
   std::vector<Network> nets;
   for (bool blocked : {true, false}) {
     NetworkOptions o;
     o.width = o.height = size;
-    o.lenient = lenient;
+    o.batch = batch;
     o.blocked_layout = blocked;
     nets.push_back(Network::from_cfg_file(cfg, o));
     init_weights(nets.back(), test::test_seed());
@@ -121,14 +121,14 @@ Compared expect_same_outputs(const std::string& cfg, int size, bool lenient = fa
 
 TEST(BlockedLayout, OwnCfgsGiveTheSameOutputs) {
   for (const char* name : {"fashion-csp-mish.cfg", "fashion-yolo-mish.cfg"}) {
-    Compared c = expect_same_outputs(std::string(MISHNET_SOURCE_DIR) + "/cfg/" + name, 0);
+    Compared c = expect_same_outputs(std::string(MISHNET_SOURCE_DIR) + "/cfg/" + name, 0, 2);
     EXPECT_GT(c.blocked_layers, 0) << name << ": nothing was kept blocked; the test tests nothing";
   }
 }
 
 TEST(BlockedLayout, Yolov4TinyGivesTheSameOutputs) {
   MISHNET_REQUIRE_SHARED_CFG("yolov4-tiny.cfg");
-  Compared c = expect_same_outputs(test::shared_cfg("yolov4-tiny.cfg"), 160);
+  Compared c = expect_same_outputs(test::shared_cfg("yolov4-tiny.cfg"), 160, 2);
   // Every conv, route and maxpool output but the two heads' inputs and the heads themselves
   // (38 layers: 29, 30, 36, 37 stay NCHW).
   EXPECT_EQ(c.blocked_layers, 34);
@@ -136,13 +136,13 @@ TEST(BlockedLayout, Yolov4TinyGivesTheSameOutputs) {
 
 TEST(BlockedLayout, Yolov4GivesTheSameOutputs) {
   MISHNET_REQUIRE_SHARED_CFG("yolov4.cfg");
-  Compared c = expect_same_outputs(test::shared_cfg("yolov4.cfg"), 128);
+  Compared c = expect_same_outputs(test::shared_cfg("yolov4.cfg"), 128, 1);
   EXPECT_GT(c.blocked_layers, 100);
 }
 
 TEST(BlockedLayout, CsDarknet53OmegaGivesTheSameOutputs) {
   MISHNET_REQUIRE_SHARED_CFG("csdarknet53-omega.cfg");
-  Compared c = expect_same_outputs(test::shared_cfg("csdarknet53-omega.cfg"), 96);
+  Compared c = expect_same_outputs(test::shared_cfg("csdarknet53-omega.cfg"), 96, 1);
   EXPECT_GT(c.blocked_layers, 50);
 }
 
@@ -154,6 +154,7 @@ TEST(BlockedLayout, KeepingALayerLaterRebuildsItsNeighbours) {
   for (bool blocked : {true, false}) {
     NetworkOptions o;
     o.width = o.height = 96;
+    o.batch = 1;
     o.blocked_layout = blocked;
     nets.push_back(Network::from_cfg_file(test::shared_cfg("yolov4-tiny.cfg"), o));
     init_weights(nets.back(), test::test_seed());
