@@ -15,15 +15,18 @@ void yolo_activate_reference(const HeadDesc& d, const float* src, float* dst, fl
   const size_t total = size_t(d.batch) * size_t(d.anchors) * block;
   if (dst != src) std::memcpy(dst, src, total * sizeof(float));
   const float shift = kernels::yolo_xy_shift(scale_x_y);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int b = 0; b < d.batch; ++b)
-    for (int a = 0; a < d.anchors; ++a) {
-      float* p = dst + (size_t(b) * size_t(d.anchors) + size_t(a)) * block;
-      for (int e = 0; e < d.entries; ++e)
-        for (size_t i = 0; i < plane; ++i)
-          p[size_t(e) * plane + i] =
-              kernels::yolo_activate_value(e, p[size_t(e) * plane + i], scale_x_y, shift, new_coords);
-    }
+  // One row (image, anchor, entry) per work item: batch 1 has 3 anchors for 2+ threads, and
+  // within a row the entry is fixed, so the loop vectorises.
+  const int rows = d.batch * d.anchors * d.entries;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; ++r) {
+    const int e = r % d.entries;
+    if (e == 2 || e == 3) continue;  // w, h pass through
+    float* p = dst + size_t(r) * plane;
+#pragma omp simd
+    for (size_t i = 0; i < plane; ++i)
+      p[i] = kernels::yolo_activate_value(e, p[i], scale_x_y, shift, new_coords);
+  }
 }
 
 void region_activate_reference(const HeadDesc& d, const float* src, float* dst, bool softmax) {
