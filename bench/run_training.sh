@@ -5,7 +5,7 @@
 #   bash bench/run_training.sh BUILD_DIR
 # Networks: csdarknet53-omega at 256 (the classifier of the training issue) and yolov4-tiny at
 # 416 (the detector), batch 8. Env: BENCH_THREADS (2), MISHNET_WARMUP/MISHNET_ITERS (2/5),
-# TORCH_WARMUP/TORCH_ITERS (1/3), MISHNET_SHARED_CFG, OMP_WAIT_POLICY (default active: right on
+# TORCH_WARMUP/TORCH_ITERS (1/3), PEAK_GFLOPS (520), MISHNET_SHARED_CFG, OMP_WAIT_POLICY (default active: right on
 # an idle machine; passive on a shared one, where spinning threads steal each other's cores).
 set -euo pipefail
 
@@ -20,6 +20,7 @@ threads=${BENCH_THREADS:-2}
 export OMP_NUM_THREADS=$threads
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-active}
 batch=8
+peak=${PEAK_GFLOPS:-520}  # float32 peak of the 2 cores (the CPU-speed issue's figure)
 mw=${MISHNET_WARMUP:-2} mi=${MISHNET_ITERS:-5} tw=${TORCH_WARMUP:-1} ti=${TORCH_ITERS:-3}
 
 # name, cfg, input size, PyTorch loss, Darknet's CPU build (s / iteration, measured earlier here)
@@ -45,8 +46,12 @@ for spec in "${networks[@]}"; do
   m_rss=$(sed -n 's/^peak RSS \([0-9]*\) MiB/\1/p' <<<"$m_out")
   t_rss=$(sed -n 's/^peak RSS \([0-9]*\) MiB/\1/p' <<<"$t_out")
   ratio=$(awk -v a="$t_s" -v b="$m_s" 'BEGIN { printf "%.2f", a / b }')
+  # A step's work: forward, backward-data and backward-weights, 3x the forward BFLOPs per image.
+  bflops=$(sed -n 's/.* \([0-9.]*\) BFLOPs forward per image.*/\1/p' <<<"$m_out")
+  rate() { awk -v f="$bflops" -v b=$batch -v s="$1" -v p="$peak" 'BEGIN { g = 3 * f * b / s; printf "%.1f (%.1f%%)", g, 100 * g / p }'; }
+  m_rate=$(rate "$m_s") t_rate=$(rate "$t_s")
   darknet_ratio=$(awk -v d="$darknet_s" -v b="$m_s" 'BEGIN { printf "%.1f", d / b }')
-  rows+="| $name | ${size}x${size} | $m_s | $t_s | **${ratio}x** | $darknet_s | ${darknet_ratio}x | $m_rss MiB | $t_rss MiB |"$'\n'
+  rows+="| $name | ${size}x${size} | $m_s | $t_s | **${ratio}x** | $m_rate | $t_rate | $darknet_s | ${darknet_ratio}x | $m_rss MiB | $t_rss MiB |"$'\n'
   details+="- $name: mishnet \`$(grep '^median' <<<"$m_out")\`; PyTorch \`$(grep '^median' <<<"$t_out")\`"$'\n'
 done
 # The low-memory setting (docs/cpu-backend.md, Training), mishnet alone.
@@ -68,10 +73,10 @@ section=$(cat <<SECTION
 - machine: $model, $(nproc) CPUs; load average (1/5/15 min) $loads
 - date: $(date -u '+%Y-%m-%d %H:%M UTC'), mishnet $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet 2>/dev/null || echo ' + uncommitted changes')
 
-| network | input | mishnet s / iteration | PyTorch s / iteration | PyTorch / mishnet | Darknet CPU build s / iteration (measured earlier, not in this run) | Darknet / mishnet | mishnet peak RSS | PyTorch peak RSS |
-|---|---|---:|---:|---:|---:|---:|---:|---:|
+| network | input | mishnet s / iteration | PyTorch s / iteration | PyTorch / mishnet | mishnet GFLOP/s (% of $peak) | PyTorch GFLOP/s (% of $peak) | Darknet CPU build s / iteration (measured earlier, not in this run) | Darknet / mishnet | mishnet peak RSS | PyTorch peak RSS |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 $rows
->1 means mishnet is faster. Peak RSS is each process's maximum resident memory (getrusage), the figure \`/usr/bin/time -v\` reports.
+>1 means mishnet is faster. GFLOP/s counts a step as 3x the forward BFLOPs (Darknet's count) per image: forward, backward-data and backward-weights. Peak RSS is each process's maximum resident memory (getrusage), the figure \`/usr/bin/time -v\` reports.
 
 $details<!-- training_bench:end -->
 SECTION
