@@ -414,17 +414,33 @@ YoloStats yolo_loss(const YoloOptions& o, const YoloLossGeometry& g, const float
     sums[size_t(b)] = image.run(truths[size_t(b)]);
   }
 
-  // Darknet's reported cost, from its deltas before delta_normalizer.
-  double all_squared = 0, no_box_squared = 0;
+  // Darknet's reported cost, from its deltas before delta_normalizer, and then mishnet's sign
+  // (the gradient), in one pass. Per (image, anchor) block in parallel, summed in block order
+  // afterwards: the same result for any thread count.
   const size_t block = size_t(o.classes + 5) * plane;
-  for (size_t k = 0; k < size_t(g.batch) * per_image; ++k) {
-    const double d = delta[k];
-    all_squared += d * d;
-    if ((k % block) >= 4 * plane) no_box_squared += d * d;
-  }
-  // mishnet's sign: the gradient.
+  const long blocks = long(g.batch) * long(o.mask.size());
   const float to_gradient = -o.delta_normalizer;
-  for (size_t k = 0; k < size_t(g.batch) * per_image; ++k) delta[k] *= to_gradient;
+  std::vector<double> all_part(static_cast<size_t>(blocks)), no_box_part(static_cast<size_t>(blocks));
+#pragma omp parallel for schedule(static) if (g.batch > 1)
+  for (long k = 0; k < blocks; ++k) {
+    float* d = delta + size_t(k) * block;
+    double box = 0, rest = 0;
+    for (size_t i = 0; i < 4 * plane; ++i) {
+      box += double(d[i]) * double(d[i]);
+      d[i] *= to_gradient;
+    }
+    for (size_t i = 4 * plane; i < block; ++i) {
+      rest += double(d[i]) * double(d[i]);
+      d[i] *= to_gradient;
+    }
+    all_part[size_t(k)] = box + rest;
+    no_box_part[size_t(k)] = rest;
+  }
+  double all_squared = 0, no_box_squared = 0;
+  for (long k = 0; k < blocks; ++k) {
+    all_squared += all_part[size_t(k)];
+    no_box_squared += no_box_part[size_t(k)];
+  }
 
   ImageSums t;
   for (const ImageSums& s : sums) {
