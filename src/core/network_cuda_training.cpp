@@ -261,13 +261,12 @@ float CudaTrainingNetwork::forward_backward(const float* input, const float* tru
       continue;
     }
     // Host layer: its gradient and the gradients it adds to come down (with their current
-    // sums), the CPU backward adds, they go back up. Outputs are still on the host from forward
-    // (device outputs are never reused, so the host copies match them).
+    // sums), the CPU backward adds, they go back up. The outputs it reads are still on the host
+    // from its forward: device outputs are neither reused nor changed by any backward step, and
+    // a host copy is only ever overwritten with the same device values.
     const std::vector<int> reads = m.read_by(i);
     m.download_delta(i);
     for (int j : reads) m.download_delta(j);
-    for (int j : reads) m.download_output(j);
-    m.download_output(i);
     m.stream.synchronize();
     BackwardContext ctx{i == 0 ? host_in : m.host_outputs[size_t(i - 1)],
                         m.host_outputs[size_t(i)],
