@@ -88,6 +88,37 @@ struct CudaForwardContext {
   CUstream_st* stream = nullptr;       // the network's stream: every launch goes on it
 };
 
+// Per-layer device state of GPU training (cuDNN descriptors, x_hat, batch statistics, argmax,
+// dropout masks): made by Layer::make_cuda_training for one device and batch, owned by the GPU
+// training network (one per GPU), passed back in the contexts below.
+struct CudaLayerTraining {
+  virtual ~CudaLayerTraining() = default;
+};
+
+// What a layer's CUDA training forward sees (docs/gpu.md, "Training on the GPU"): device
+// pointers throughout. params/grads hold the device copies of Param::data/Param::grad in
+// `params` order (raw, unfolded parameters: training never folds batch norm).
+struct CudaTrainContext {
+  Tensor input;                        // device output of layer index-1 (or the network input)
+  const std::vector<Tensor>& outputs;  // device outputs of every layer; earlier ones are valid
+  const std::vector<float*>& params;
+  const std::vector<float*>& grads;
+  CudaLayerTraining* state = nullptr;  // from make_cuda_training (null when it made none)
+  CUstream_st* stream = nullptr;       // every launch goes on it
+  std::mt19937_64* rng = nullptr;      // the host generator (dropout masks drawn on the host)
+};
+
+// The device twin of BackwardContext: the same ADD-into-gradient rules, device pointers.
+struct CudaBackwardContext {
+  Tensor input, output, delta, input_delta;
+  const std::vector<Tensor>& outputs;
+  const std::vector<Tensor>& deltas;
+  const std::vector<float*>& params;
+  const std::vector<float*>& grads;
+  CudaLayerTraining* state = nullptr;
+  CUstream_st* stream = nullptr;
+};
+
 // What a layer sees in the backward pass. Gradients are true gradients dL/dx of a loss summed
 // over the batch (Darknet sums; the optimizer divides by the batch size).
 struct BackwardContext {
@@ -146,6 +177,22 @@ class Layer {
   // The layer's forward must then skip copies whose source already is their destination.
   virtual std::vector<ChannelSource> channel_sources() const { return {}; }
 
+  // --- CUDA training (docs/gpu.md, "Training on the GPU") ---
+  // Whether forward_cuda_train/backward_cuda train this layer on the device with its options.
+  // False (the default): the GPU training network runs forward()/backward() on the host for it
+  // (inputs and gradients downloaded, results uploaded) when the layer has no trainable
+  // parameters (loss layers: their loss and gradient come from the CPU code), and refuses the
+  // network otherwise. Needs no device; the same in every build.
+  virtual bool has_cuda_backward() const { return false; }
+  // Device state for training `batch` images on the current device (null: none needed).
+  virtual std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t workspace_limit_bytes);
+  // Training forward on the device: batch statistics, x_hat kept in the state, dropout masks
+  // drawn from ctx.rng exactly as the CPU forward draws them. Default throws.
+  virtual void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out);
+  // Backward on the device with the semantics of backward(): ADD into ctx.input_delta, the
+  // deltas of `inputs` and ctx.grads. Default throws.
+  virtual void backward_cuda(const CudaBackwardContext& ctx);
+
   // --- Training ---
   // Adds dL/d(input) to ctx.input_delta (and to the deltas of other `inputs`) and dL/d(param)
   // to each Param::grad. Layers without a backward throw.
@@ -190,6 +237,8 @@ class Layer {
 
   Param* find_param(const std::string& name);
   float* param(const std::string& name);  // throws when absent
+  // Position of the block `name` in `params` (for CudaTrainContext::params); throws when absent.
+  size_t param_slot(const std::string& name) const;
 
  protected:
   // Returns the declared block so the caller can set fan_in / init_value.

@@ -64,6 +64,9 @@ struct NetConfig {
   // only the outputs that are cheap to rebuild; 1 or more also those of convolutions with an
   // expensive activation (Mish, Swish, logistic), for about a third less memory and a slower step.
   int optimized_memory = 0;
+  // cuDNN workspace limit per convolution algorithm, in MB of 2^20 bytes (Darknet's key and
+  // default): the GPU backend picks the fastest algorithm whose workspace fits.
+  double workspace_size_limit_MB = 1024.0;
 
   // Reads every key of [net]; keys left unread are reported by the caller.
   static NetConfig parse(const CfgSection& net);

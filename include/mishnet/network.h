@@ -54,6 +54,7 @@ class Network {
   // Total parameter count and the single allocation that holds them (in .weights order).
   size_t num_params() const { return param_storage_.size(); }
   float* param_data() { return param_storage_.data(); }
+  const float* param_data() const { return param_storage_.data(); }
   // Images trained on, as stored in the .weights header.
   uint64_t seen = 0;
 

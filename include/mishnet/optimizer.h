@@ -10,6 +10,7 @@
 namespace mishnet {
 
 class Network;
+struct ParamUpdate;  // train/param_update.h
 
 // Darknet's get_current_rate: burn-in, then the [net] policy. `batch_num` is the number of
 // batches (iterations) done so far. `random_draw` is a uniform [0,1) draw used by the random
@@ -27,6 +28,7 @@ class Optimizer {
   // Applies one update from the gradients accumulated in the network (Param::grad) over
   // `batch_images` images, at learning rate `lr`. Does not zero the gradients.
   void step(Network& net, float lr, int batch_images);
+  bool adam() const { return adam_; }
 
   // The state exact resume needs (momentum or Adam moments and the step count).
   int64_t steps_done = 0;
@@ -34,6 +36,9 @@ class Optimizer {
   std::vector<float> second;    // Adam's second moment (empty for SGD)
 
  private:
+  // step() = plan_update() (the step values) + the host loops; the GPU applies the same plan.
+  friend std::vector<ParamUpdate> plan_update(Optimizer& opt, const Network& net, float lr,
+                                              int batch_images);
   bool adam_ = false;
   float momentum_ = 0.9f, decay_ = 0.0f, b1_ = 0.9f, b2_ = 0.999f, eps_ = 1e-7f;
 };

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,29 @@ struct IterationStats {
   double eta_seconds = 0;
 };
 
+struct ParamUpdate;  // train/param_update.h
+
+// Where the forward/backward passes and the optimizer updates run when not on the host network:
+// the GPUs (train/gpu_training.h). The host network stays the master copy: the Trainer
+// downloads into it before a checkpoint or a resize and uploads after a resume.
+class TrainingDevice {
+ public:
+  virtual ~TrainingDevice() = default;
+  // The host network's parameters and the optimizer state to the device(s).
+  virtual void upload(Network& net, const Optimizer& opt) = 0;
+  // Back into the host network and the optimizer (checkpoints, multi-scale resize).
+  virtual void download(Network& net, Optimizer& opt) = 0;
+  virtual void zero_grads() = 0;
+  // One mini-batch of net.batch() images; the loss summed over them. `rng` is the iteration's
+  // generator (dropout masks).
+  virtual double forward_backward(const float* images, const float* truth,
+                                  std::mt19937_64& rng) = 0;
+  // One optimizer step with the updates the host optimizer planned (plan_update).
+  virtual void update(const std::vector<ParamUpdate>& updates, bool adam) = 0;
+  // The host network was rebuilt (multi-scale resize): rebuild the device side from it.
+  virtual void network_changed(Network& net) = 0;
+};
+
 struct TrainerOptions {
   std::string backup_dir = "backup";
   std::string name;        // checkpoint prefix: backup/<name>_last.weights
@@ -42,6 +66,8 @@ struct TrainerOptions {
   // network's input, `resize` rebuilds the network at that size (resize_training_network).
   MultiScale multi_scale;
   std::function<void(Network&, InputSize)> resize;
+  // Not null: train there (the GPUs) instead of on the host network. Not owned.
+  TrainingDevice* device = nullptr;
 };
 
 class Trainer {
@@ -62,10 +88,15 @@ class Trainer {
   uint64_t seed() const { return options_.seed; }
 
   // Writes PATH (.weights) and its .state, each to a temporary file then renamed.
-  void save(const std::string& weights_path) const;
+  // With a TrainingDevice, the parameters and optimizer state come down from it first.
+  void save(const std::string& weights_path);
   // _last every savelast iterations, _<N> every saveweights; returns the paths written.
-  std::vector<std::string> save_due_checkpoints() const;
+  std::vector<std::string> save_due_checkpoints();
   std::string checkpoint_path(const std::string& suffix) const;
+  // With a TrainingDevice: brings the parameters and optimizer state down into the host
+  // network when the device has newer ones (before reading the host network's weights, e.g.
+  // for an evaluation). Nothing without one.
+  void sync_host();
 
  private:
   Network& net_;
@@ -79,6 +110,8 @@ class Trainer {
   double average_loss_ = -1.0;
   double elapsed_ = 0.0;
   std::vector<float> images_, truth_;
+  bool device_current_ = false;  // the device holds the host's parameters and optimizer state
+  bool host_current_ = true;     // the host holds the device's (after a download)
 };
 
 // Splits a 64-bit seed and a counter into an independent generator seed (SplitMix64), so that

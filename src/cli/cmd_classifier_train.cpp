@@ -32,7 +32,7 @@ struct TrainArgs {
 };
 
 void run_train(TrainArgs& a) {
-  check_training_device(a.device);
+  const std::vector<int> gpus = check_training_device(a.device, a.net.force_reference);
   DataFile data = DataFile::parse_file(a.data);
   TrainingSetup setup = build_training_network(a.cfg, a.weights, a.net, a.seed, a.seed_given);
   Network& net = setup.net;
@@ -52,6 +52,8 @@ void run_train(TrainArgs& a) {
 
   TrainerOptions to = trainer_options_for(data, a.cfg, a.seed, a.max_batches);
   const std::string backup = to.backup_dir;
+  const std::unique_ptr<TrainingDevice> device = make_training_device(setup, a.cfg, gpus);
+  to.device = device.get();
   Trainer trainer(net, loader, to);
   if (!a.weights.empty()) {
     trainer.resume(a.weights, a.clear);

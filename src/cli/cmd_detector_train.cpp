@@ -38,7 +38,7 @@ struct DetectorTrainArgs {
 };
 
 void run_detector_train(DetectorTrainArgs& a) {
-  check_training_device(a.device);
+  const std::vector<int> gpus = check_training_device(a.device, a.net.force_reference);
   DataFile data = DataFile::parse_file(a.data);
   TrainingSetup setup = build_training_network(a.cfg, a.weights, a.net, a.seed, a.seed_given);
   Network& net = setup.net;
@@ -75,6 +75,8 @@ void run_detector_train(DetectorTrainArgs& a) {
     resize_training_network(n, cfg, setup.options, size);
     std::printf("Resizing to %dx%d (multi-scale training)\n", size.width, size.height);
   };
+  const std::unique_ptr<TrainingDevice> device = make_training_device(setup, a.cfg, gpus);
+  to.device = device.get();
   Trainer trainer(net, loader, to);
   if (!a.weights.empty()) {
     trainer.resume(a.weights, a.clear);

@@ -7,6 +7,7 @@
 #include "mishnet/cfg.h"
 #include "mishnet/error.h"
 #include "mishnet/weights.h"
+#include "train/gpu_training.h"
 
 namespace mishnet::cli {
 
@@ -35,14 +36,44 @@ TrainingSetup build_training_network(const std::string& cfg_path, const std::str
 }
 
 void add_training_device_options(CLI::App& app, TrainingDeviceArgs& args) {
-  app.add_option("--gpus", args.gpus, "GPUs to train on (Darknet's -gpus 0,1): not yet, training runs on the CPU");
-  app.add_flag("--cpu,--nogpu", args.cpu, "Train on the CPU (the only place training runs so far)");
+  app.add_option("--gpus", args.gpus,
+                 "GPUs to train on (Darknet's -gpus 0,1): data parallel, the batch split across "
+                 "them (default: the CPU)");
+  app.add_option_function<int>(
+      "--gpu,-i", [&args](int n) { args.gpu = n; }, "Train on CUDA device N (as -gpus N)");
+  app.add_flag("--cpu,--nogpu", args.cpu, "Train on the CPU (the default)");
 }
 
-void check_training_device(const TrainingDeviceArgs& args) {
-  if (!args.gpus.empty())
-    fail("-gpus ", args.gpus, ": training on GPUs is not implemented yet (the CUDA backend runs "
-         "inference only, docs/gpu.md); leave out -gpus to train on the CPU");
+std::vector<int> check_training_device(const TrainingDeviceArgs& args, bool reference) {
+  if (args.gpus.empty() && !args.gpu) return {};
+  const std::string list = args.gpu ? std::to_string(*args.gpu) : args.gpus;
+  if (args.gpu && !args.gpus.empty())
+    fail("-gpu ", *args.gpu, " and -gpus ", args.gpus, ": give one of them");
+  if (args.gpu && *args.gpu < 0) fail("-gpu ", *args.gpu, ": not a GPU index");
+  if (args.cpu) fail("-gpus ", list, " with -cpu: choose one");
+  if (reference) fail("-gpus ", list, " with --reference: the reference ops run on the CPU only");
+  return check_training_gpus(list);
+}
+
+std::unique_ptr<TrainingDevice> make_training_device(TrainingSetup& setup,
+                                                     const std::string& cfg_path,
+                                                     const std::vector<int>& gpus) {
+  if (gpus.empty()) return nullptr;
+  const NetworkOptions options = setup.options;
+  auto replica = [cfg = parse_cfg_file(cfg_path), options](int batch, int width, int height) {
+    NetworkOptions o = options;
+    o.batch = batch;
+    o.width = width;
+    o.height = height;
+    return Network::from_cfg(cfg, o);
+  };
+  auto device = std::make_unique<GpuTraining>(setup.net, gpus, replica);
+  std::string text;
+  for (int g : gpus) text += (text.empty() ? "" : ",") + std::to_string(g);
+  std::printf("Training on GPU%s %s (batch %d per mini-batch%s)\n", gpus.size() > 1 ? "s" : "",
+              text.c_str(), setup.net.batch(),
+              gpus.size() > 1 ? ", split across the GPUs; gradients all-reduced with NCCL" : "");
+  return device;
 }
 
 TrainerOptions trainer_options_for(const DataFile& data, const std::string& cfg_path, uint64_t seed,

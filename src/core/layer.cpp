@@ -31,6 +31,24 @@ void Layer::forward_cuda(const CudaForwardContext&, Tensor&) {
        "the CPU)");
 }
 
+std::unique_ptr<CudaLayerTraining> Layer::make_cuda_training(int, size_t) { return nullptr; }
+
+void Layer::forward_cuda_train(const CudaTrainContext&, Tensor&) {
+  fail("layer ", index, " [", type(), "] has no CUDA training forward (the GPU training network "
+       "should have run it on the CPU)");
+}
+
+void Layer::backward_cuda(const CudaBackwardContext&) {
+  fail("layer ", index, " [", type(), "] has no CUDA backward (the GPU training network should "
+       "have run it on the CPU)");
+}
+
+size_t Layer::param_slot(const std::string& name) const {
+  for (size_t i = 0; i < params.size(); ++i)
+    if (params[i].name == name) return i;
+  fail("layer ", index, " (", type(), ") has no parameter '", name, "'");
+}
+
 void Layer::recompute_output(const ForwardContext&, Tensor&) {
   fail("layer ", index, " [", type(), "] cannot recompute its output");
 }

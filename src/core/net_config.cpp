@@ -79,12 +79,15 @@ NetConfig NetConfig::parse(const CfgSection& s) {
   c.track = s.get_int("track", 0);
   c.resize_step = s.get_int("resize_step", 32);
   c.optimized_memory = s.get_int("optimized_memory", 0);
+  c.workspace_size_limit_MB = s.get_float("workspace_size_limit_MB", 1024.0f);
+  if (!(c.workspace_size_limit_MB >= 0.0))
+    s.fail_key("workspace_size_limit_MB", "must be at least 0 (MB of cuDNN workspace)");
 
   // Keys Darknet reads in [net] that mishnet accepts but does not act on: they tune Darknet's
   // own runtime (CUDA streams, time-steps of recurrent nets, adversarial attacks, ...).
   for (const char* k :
        {"max_chart_loss", "time_steps", "train_time_steps", "sequential_subdivisions",
-        "try_fix_nan", "cudnn_half", "workspace_size_limit_MB", "adversarial_lr",
+        "try_fix_nan", "cudnn_half", "adversarial_lr",
         "attention", "contrastive", "unsupervised", "dynamic_minibatch", "rgb", "center",
         "random", "max_crop", "init_sequential_subdivisions", "mini_batch", "clip",
         "num_sigmoid", "show_receptive_field", "equidistant_point", "batches_per_cycle",

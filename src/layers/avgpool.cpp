@@ -31,6 +31,19 @@ class AvgpoolLayer final : public Layer {
   }
 #endif
 
+  bool has_cuda_backward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    const std::vector<float*> none;
+    forward_cuda(CudaForwardContext{ctx.input, ctx.outputs, none, ctx.stream}, out);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    const Shape& in = ctx.input_delta.shape;
+    cuda::global_avgpool_backward(in.n, in.c, in.h * in.w, ctx.delta.data, ctx.input_delta.data,
+                                  ctx.stream);
+  }
+#endif
   bool backward_reads_inputs() const override { return false; }
   bool backward_reads_output() const override { return false; }
 

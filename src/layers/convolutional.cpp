@@ -13,7 +13,9 @@
 
 #if defined(MISHNET_HAVE_CUDA)
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/conv_geometry.h"
 #include "backend/cuda/cudnn_convolution.h"
+#include "backend/cuda/device_memory.h"
 #endif
 
 namespace mishnet {
@@ -35,6 +37,7 @@ class ConvolutionalLayer final : public Layer {
     batch_normalize_ = s.get_bool("batch_normalize", false);
     activation_ = parse_activation_option(s, "logistic");
     rebuild_expensive_ = ctx.net.optimized_memory >= 1;
+    workspace_limit_mb_ = ctx.net.workspace_size_limit_MB;
     // Accepted and ignored: weight-only tricks of Darknet that change nothing here.
     for (const char* k : {"flipped", "dot", "angle"}) s.accept(k);
     for (const char* k : {"binary", "xnor", "deform", "sway", "rotate", "stretch", "stretch_sway",
@@ -179,13 +182,79 @@ class ConvolutionalLayer final : public Layer {
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
     if (!cudnn_ || cudnn_batch_ != out.shape.n) {
       cudnn_ = std::make_unique<cuda::CudnnConvolution>(
-          describe(out.shape.n), kCudnnWorkspaceLimit,
+          describe(out.shape.n), cuda::workspace_limit_bytes(workspace_limit_mb_),
           cuda::CudnnConvolution::Directions::forward_only);
       cudnn_batch_ = out.shape.n;
     }
     cudnn_->forward(ctx.input.data, ctx.params[0], ctx.params[1], out.data, ctx.stream);
     if (activation_ != Activation::linear)
       cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+  }
+#endif
+
+  // Training on the GPU (docs/gpu.md): cuDNN forward, batch norm on batch statistics with x_hat
+  // kept, the activation; backward recomputes the pre-activation from x_hat (memory-efficient
+  // Mish) as the CPU does, then batch norm, bias, cuDNN backward-filter and backward-data.
+  bool has_cuda_backward() const override { return activation_is_elementwise(activation_); }
+#if defined(MISHNET_HAVE_CUDA)
+  struct CudaTraining final : CudaLayerTraining {
+    std::unique_ptr<cuda::CudnnConvolution> conv;
+    cuda::DeviceArray<float> x_hat, mean, variance, pre_activation;
+  };
+  std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t limit) override {
+    auto t = std::make_unique<CudaTraining>();
+    t->conv = std::make_unique<cuda::CudnnConvolution>(describe(batch), limit);
+    const size_t out = output_shape.per_image() * size_t(batch);
+    if (batch_normalize_) {
+      t->x_hat = cuda::DeviceArray<float>(out);
+      t->mean = cuda::DeviceArray<float>(size_t(filters_));
+      t->variance = cuda::DeviceArray<float>(size_t(filters_));
+    } else if (activation_needs(activation_) == ActivationNeeds::input) {
+      t->pre_activation = cuda::DeviceArray<float>(out);
+    }
+    return t;
+  }
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    auto& t = static_cast<CudaTraining&>(*ctx.state);
+    const float* biases = ctx.params[param_slot("biases")];
+    t.conv->forward(ctx.input.data, ctx.params[param_slot("weights")],
+                    batch_normalize_ ? nullptr : biases, out.data, ctx.stream);
+    if (batch_normalize_) {
+      cuda::batchnorm_train_forward(out.shape, out.data, ctx.params[param_slot("scales")], biases,
+                                    ctx.params[param_slot("rolling_mean")],
+                                    ctx.params[param_slot("rolling_variance")], 0.01f,
+                                    t.mean.data(), t.variance.data(), t.x_hat.data(), out.data,
+                                    ctx.stream);
+    } else if (t.pre_activation.size() > 0) {
+      cuda::copy_on_device(t.pre_activation.data(), out.data, out.size() * sizeof(float),
+                           ctx.stream);
+    }
+    if (activation_ != Activation::linear)
+      cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    auto& t = static_cast<CudaTraining&>(*ctx.state);
+    const Tensor& delta = ctx.delta;
+    const size_t b = param_slot("biases");
+    if (batch_normalize_) {
+      const size_t sc = param_slot("scales");
+      cuda::activation_backward_from_batchnorm(activation_, delta.shape, delta.data,
+                                               t.x_hat.data(), ctx.params[sc], ctx.params[b],
+                                               ctx.output.data, ctx.stream);
+      cuda::batchnorm_backward(delta.shape, delta.data, ctx.params[sc], t.variance.data(),
+                               t.x_hat.data(), ctx.grads[sc], ctx.grads[b], delta.data,
+                               ctx.stream);
+    } else {
+      if (activation_ != Activation::linear)
+        cuda::activation_backward(activation_, delta.shape, delta.data,
+                                  t.pre_activation.size() > 0 ? t.pre_activation.data() : nullptr,
+                                  ctx.output.data, ctx.stream);
+      cuda::bias_backward(delta.shape, delta.data, ctx.grads[b], ctx.stream);
+    }
+    const size_t w = param_slot("weights");
+    t.conv->backward_filter(ctx.input.data, delta.data, ctx.grads[w], ctx.stream);
+    if (ctx.input_delta.data)
+      t.conv->backward_data(delta.data, ctx.params[w], ctx.input_delta.data, ctx.stream);
   }
 #endif
 
@@ -278,6 +347,7 @@ class ConvolutionalLayer final : public Layer {
   int padding_ = 0;
   bool batch_normalize_ = false;
   bool rebuild_expensive_ = false;  // [net] optimized_memory >= 1
+  double workspace_limit_mb_ = 1024.0;  // [net] workspace_size_limit_MB
   Activation activation_ = Activation::logistic;
   std::vector<float> folded_weights_, folded_bias_;
   std::unique_ptr<ops::Conv2dOp> op_;
@@ -292,8 +362,6 @@ class ConvolutionalLayer final : public Layer {
   bool op_src_blocked_ = false, op_dst_blocked_ = false;  // the layouts op_ was built for
   int batch_hint_ = 1;
 #if defined(MISHNET_HAVE_CUDA)
-  // Darknet's default workspace_size_limit_MB (1024); the [net] key is not read yet.
-  static constexpr size_t kCudnnWorkspaceLimit = size_t(1024) << 20;
   std::unique_ptr<cuda::CudnnConvolution> cudnn_;
   int cudnn_batch_ = 0;
 #endif

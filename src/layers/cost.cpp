@@ -17,6 +17,7 @@
 #include "mishnet/layer.h"
 
 #if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/device_memory.h"
 #endif
 
@@ -58,6 +59,19 @@ class CostLayer final : public Layer {
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
     cuda::copy_on_device(out.data, ctx.input.data, out.size() * sizeof(float), ctx.stream);
+  }
+#endif
+
+  // After a softmax with its own loss the cost is a pass-through and trains on the device; with
+  // a loss of its own it is a loss layer, computed on the host by the GPU training network.
+  bool has_cuda_backward() const override { return after_softmax_loss_; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    cuda::copy_on_device(out.data, ctx.input.data, out.size() * sizeof(float), ctx.stream);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    cuda::accumulate(ctx.delta.data, ctx.delta.size(), ctx.input_delta.data, ctx.stream);
   }
 #endif
 

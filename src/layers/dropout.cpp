@@ -17,6 +17,7 @@
 #include "mishnet/layer.h"
 
 #if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/device_memory.h"
 #endif
 
@@ -58,6 +59,40 @@ class DropoutLayer final : public Layer {
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
     cuda::copy_on_device(out.data, ctx.input.data, out.size() * sizeof(float), ctx.stream);
+  }
+#endif
+
+  // Training on the GPU: the mask is drawn on the host from the run's generator, exactly as the
+  // CPU forward draws it (same seed, same mask), and uploaded.
+  bool has_cuda_backward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  struct CudaTraining final : CudaLayerTraining {
+    std::vector<uint8_t> host_keep;
+    cuda::DeviceArray<uint8_t> keep;
+  };
+  std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t) override {
+    auto t = std::make_unique<CudaTraining>();
+    const size_t n = output_shape.per_image() * size_t(batch);
+    t->host_keep.assign(n, 0);
+    t->keep = cuda::DeviceArray<uint8_t>(n);
+    return t;
+  }
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    if (!ctx.rng) fail("layer ", index, " [dropout]: training forward without a random generator");
+    auto& t = static_cast<CudaTraining&>(*ctx.state);
+    const size_t n = out.size();
+    if (t.host_keep.size() != n)
+      fail("layer ", index, " [dropout]: device state for ", t.host_keep.size(), " values, output has ", n);
+    ops::dropout_draw_mask(*ctx.rng, probability_, n, t.host_keep.data());
+    // From pageable memory the copy is staged before the call returns: host_keep may be redrawn.
+    cuda::copy_to_device(t.keep.data(), t.host_keep.data(), n, ctx.stream);
+    cuda::dropout_forward(n, ctx.input.data, t.keep.data(), scale_, out.data, ctx.stream);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    auto& t = static_cast<CudaTraining&>(*ctx.state);
+    cuda::dropout_backward(ctx.delta.size(), ctx.delta.data, t.keep.data(), scale_,
+                           ctx.input_delta.data, ctx.stream);
   }
 #endif
 

@@ -14,6 +14,7 @@
 
 #if defined(MISHNET_HAVE_CUDA)
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/device_memory.h"
 #endif
 
 namespace mishnet {
@@ -87,6 +88,45 @@ class MaxpoolLayer final : public Layer {
     ops::Pool2dDesc d = desc_;
     d.batch = in.n;
     cuda::maxpool2d_forward(d, ctx.input.data, out.data, nullptr, ctx.stream);
+  }
+#endif
+
+  // Training on the GPU: the forward keeps each output's argmax on the device (in the state), the
+  // backward gathers through it (deterministic) or, for maxpool_depth, scatters (race-free).
+  bool has_cuda_backward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  struct CudaTraining final : CudaLayerTraining {
+    cuda::DeviceArray<int32_t> argmax;
+  };
+  std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t) override {
+    auto t = std::make_unique<CudaTraining>();
+    t->argmax = cuda::DeviceArray<int32_t>(output_shape.per_image() * size_t(batch));
+    return t;
+  }
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    auto& t = static_cast<CudaTraining&>(*ctx.state);
+    const Shape& in = ctx.input.shape;
+    if (maxpool_depth_) {
+      cuda::maxpool_depth_forward(in.n, in.c, in.h, in.w, out_channels_, ctx.input.data, out.data,
+                                  t.argmax.data(), ctx.stream);
+      return;
+    }
+    ops::Pool2dDesc d = desc_;
+    d.batch = in.n;
+    cuda::maxpool2d_forward(d, ctx.input.data, out.data, t.argmax.data(), ctx.stream);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    auto& t = static_cast<CudaTraining&>(*ctx.state);
+    const Shape& in = ctx.input_delta.shape;
+    if (maxpool_depth_) {
+      cuda::maxpool_depth_backward(in.n, in.c, in.h, in.w, out_channels_, ctx.delta.data,
+                                   t.argmax.data(), ctx.input_delta.data, ctx.stream);
+      return;
+    }
+    ops::Pool2dDesc d = desc_;
+    d.batch = in.n;
+    cuda::maxpool2d_backward(d, ctx.delta.data, t.argmax.data(), ctx.input_delta.data, ctx.stream);
   }
 #endif
 

@@ -105,6 +105,25 @@ class RouteLayer final : public Layer {
   }
 #endif
 
+  bool has_cuda_backward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    const std::vector<float*> none;
+    forward_cuda(CudaForwardContext{ctx.input, ctx.outputs, none, ctx.stream}, out);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    const int spatial = ctx.delta.shape.h * ctx.delta.shape.w;
+    int offset = 0;
+    for (int src : inputs) {
+      const Tensor& d = ctx.deltas[size_t(src)];
+      const int part = ctx.outputs[size_t(src)].shape.c / groups_;
+      if (d.data)
+        cuda::add_channels(ctx.delta.shape.n, spatial, ctx.delta.data, ctx.delta.shape.c, offset,
+                           d.data, d.shape.c, group_id_ * part, part, ctx.stream);
+      offset += part;
+    }
+  }
+#endif
   bool backward_reads_inputs() const override { return false; }
   bool backward_reads_output() const override { return false; }
   // Forward again on the same inputs gives the same output (training memory, layer.h).

@@ -15,6 +15,9 @@
 #include "ops/activation_op.h"
 // Declarations only (no CUDA types): has_cuda_forward reads kMaxShortcutInputs in every build.
 #include "backend/cuda/cuda_ops.h"
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/device_memory.h"
+#endif
 
 namespace mishnet {
 
@@ -108,6 +111,47 @@ class ShortcutLayer final : public Layer {
                            out.data, ctx.stream);
     if (activation_ != Activation::linear)
       cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+  }
+#endif
+
+  // Training on the GPU: unweighted shortcuts only (the learned weights' gradient has no kernel
+  // yet, cuda_ops.h); a weighted one has parameters, so the GPU training network refuses it.
+  bool has_cuda_backward() const override { return params.empty() && has_cuda_forward(); }
+#if defined(MISHNET_HAVE_CUDA)
+  struct CudaTraining final : CudaLayerTraining {
+    cuda::DeviceArray<float> pre_activation;
+  };
+  std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t) override {
+    auto t = std::make_unique<CudaTraining>();
+    if (activation_needs(activation_) == ActivationNeeds::input)
+      t->pre_activation = cuda::DeviceArray<float>(output_shape.per_image() * size_t(batch));
+    return t;
+  }
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    auto& t = static_cast<CudaTraining&>(*ctx.state);
+    ops::ShortcutDesc d = desc_;
+    d.batch = out.shape.n;
+    const float* from[cuda::kMaxShortcutInputs] = {};
+    for (size_t j = 0; j < from_.size(); ++j) from[j] = ctx.outputs[size_t(from_[j])].data;
+    cuda::shortcut_forward(d, ctx.input.data, from, nullptr, out.data, ctx.stream);
+    if (t.pre_activation.size() > 0)
+      cuda::copy_on_device(t.pre_activation.data(), out.data, out.size() * sizeof(float),
+                           ctx.stream);
+    if (activation_ != Activation::linear)
+      cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    auto& t = static_cast<CudaTraining&>(*ctx.state);
+    if (activation_ != Activation::linear)
+      cuda::activation_backward(activation_, ctx.delta.shape, ctx.delta.data,
+                                t.pre_activation.size() > 0 ? t.pre_activation.data() : nullptr,
+                                ctx.output.data, ctx.stream);
+    ops::ShortcutDesc d = desc_;
+    d.batch = ctx.delta.shape.n;
+    float* d_from[cuda::kMaxShortcutInputs] = {};
+    for (size_t j = 0; j < from_.size(); ++j) d_from[j] = ctx.deltas[size_t(from_[j])].data;
+    cuda::shortcut_backward_inputs(d, ctx.delta.data, nullptr, ctx.input_delta.data, d_from,
+                                   ctx.stream);
   }
 #endif
 

@@ -83,6 +83,31 @@ class SoftmaxLayer final : public Layer {
   }
 #endif
 
+  // Without a loss (noloss=1) the softmax trains on the device (its Jacobian per group); with
+  // one it is a loss layer, computed on the host by the GPU training network.
+  bool has_cuda_backward() const override { return noloss_; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    const std::vector<float*> none;
+    forward_cuda(CudaForwardContext{ctx.input, ctx.outputs, none, ctx.stream}, out);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    const int images = ctx.output.shape.n;
+    if (spatial_) {
+      cuda::softmax_channels_backward(ctx.output.data, ctx.delta.data, ctx.input_delta.data,
+                                      images, ctx.output.shape.c,
+                                      ctx.output.shape.h * ctx.output.shape.w, temperature_,
+                                      ctx.stream);
+    } else {
+      const int per_image = int(ctx.output.shape.per_image());
+      cuda::softmax_groups_backward(ctx.output.data, ctx.delta.data, ctx.input_delta.data, images,
+                                    per_image, groups_, per_image / groups_, temperature_,
+                                    ctx.stream);
+    }
+  }
+#endif
+
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;
     const size_t n = ctx.delta.size();

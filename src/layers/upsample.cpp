@@ -68,6 +68,24 @@ class UpsampleLayer final : public Layer {
   }
 #endif
 
+  bool has_cuda_backward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    const std::vector<float*> none;
+    forward_cuda(CudaForwardContext{ctx.input, ctx.outputs, none, ctx.stream}, out);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    const int planes = ctx.delta.shape.n * ctx.delta.shape.c;
+    if (downsample_)
+      cuda::downsample_sum_backward(planes, ctx.delta.shape.h, ctx.delta.shape.w, stride_, scale_,
+                                    ctx.delta.data, ctx.input_delta.data, ctx.stream);
+    else
+      cuda::upsample_nearest_backward(planes, ctx.input_delta.shape.h, ctx.input_delta.shape.w,
+                                      stride_, scale_, ctx.delta.data, ctx.input_delta.data,
+                                      ctx.stream);
+  }
+#endif
   bool backward_reads_inputs() const override { return false; }
   bool backward_reads_output() const override { return false; }
   // Forward again on the same inputs gives the same output (training memory, layer.h).

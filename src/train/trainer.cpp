@@ -7,6 +7,7 @@
 
 #include "mishnet/error.h"
 #include "mishnet/weights.h"
+#include "train/param_update.h"
 
 namespace mishnet {
 
@@ -37,6 +38,10 @@ std::string Trainer::checkpoint_path(const std::string& suffix) const {
 }
 
 void Trainer::resume(const std::string& weights_path, bool clear) {
+  // The weights (and maybe the optimizer state) were just loaded on the host: they go up to
+  // the device before the next step.
+  device_current_ = false;
+  host_current_ = true;
   if (clear) {
     net_.seen = 0;
     return;
@@ -71,16 +76,34 @@ IterationStats Trainer::step() {
   if (options_.multi_scale.enabled()) {
     const InputSize size = options_.multi_scale.size_at(options_.seed, iteration_);
     const Shape in = net_.input_shape();
-    if (size.width != in.w || size.height != in.h) options_.resize(net_, size);
+    if (size.width != in.w || size.height != in.h) {
+      TrainingDevice* device = options_.device;
+      if (device && !host_current_) device->download(net_, optimizer_);
+      host_current_ = true;
+      options_.resize(net_, size);
+      if (device) {
+        device->network_changed(net_);
+        device_current_ = false;
+      }
+    }
+  }
+  TrainingDevice* device = options_.device;
+  if (device && !device_current_) {
+    device->upload(net_, optimizer_);
+    device_current_ = true;
   }
   images_.resize(net_.input_shape().size());
-  net_.zero_grads();
+  if (device)
+    device->zero_grads();
+  else
+    net_.zero_grads();
   double loss = 0.0;
   std::mt19937_64 rng(derive_seed(options_.seed, uint64_t(iteration_)));
   for (int sub = 0; sub < subdivisions_; ++sub) {
     int64_t minibatch = iteration_ * subdivisions_ + sub;
     data_.fill(minibatch, images_.data(), truth_.data());
-    loss += net_.forward_backward(images_.data(), truth_.data(), rng);
+    loss += device ? device->forward_backward(images_.data(), truth_.data(), rng)
+                   : net_.forward_backward(images_.data(), truth_.data(), rng);
   }
   float per_image = float(loss / images_per_batch_);
   if (!std::isfinite(per_image))
@@ -89,7 +112,14 @@ IterationStats Trainer::step() {
          "a longer burn_in)");
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
   float lr = learning_rate_at(net_.config(), iteration_, u(rng));
-  optimizer_.step(net_, lr, images_per_batch_);
+  if (device) {
+    // The host optimizer plans the step (learning-rate scales, decay, Adam's corrections); the
+    // device applies it to its parameters. The host copy is stale until the next download.
+    device->update(plan_update(optimizer_, net_, lr, images_per_batch_), net_.config().adam);
+    host_current_ = false;
+  } else {
+    optimizer_.step(net_, lr, images_per_batch_);
+  }
   ++iteration_;
   net_.seen += uint64_t(images_per_batch_);
   average_loss_ = average_loss_ < 0 ? per_image : average_loss_ * 0.9 + per_image * 0.1;
@@ -107,7 +137,15 @@ IterationStats Trainer::step() {
   return s;
 }
 
-void Trainer::save(const std::string& weights_path) const {
+void Trainer::sync_host() {
+  if (options_.device && !host_current_) {
+    options_.device->download(net_, optimizer_);
+    host_current_ = true;
+  }
+}
+
+void Trainer::save(const std::string& weights_path) {
+  sync_host();
   std::filesystem::path dir = std::filesystem::path(weights_path).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir);
   // Each file is written whole (temporary file + rename). A crash between the two leaves a
@@ -125,7 +163,7 @@ void Trainer::save(const std::string& weights_path) const {
   save_weights(net_, weights_path);
 }
 
-std::vector<std::string> Trainer::save_due_checkpoints() const {
+std::vector<std::string> Trainer::save_due_checkpoints() {
   std::vector<std::string> written;
   const NetConfig& c = net_.config();
   if (c.savelast > 0 && iteration_ % c.savelast == 0) {

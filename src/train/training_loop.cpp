@@ -43,8 +43,10 @@ bool run_training_loop(Trainer& trainer, TrainingChart& chart, const TrainingLoo
                 format_duration(s.eta_seconds).c_str(), note.c_str());
     chart.add_loss(s.iteration, s.loss, s.average_loss, s.learning_rate, s.images_per_second);
     for (const auto& p : trainer.save_due_checkpoints()) std::printf("Saved %s\n", p.c_str());
-    if (options.evaluate && options.eval_every > 0 && (s.iteration % options.eval_every == 0 || trainer.done()))
+    if (options.evaluate && options.eval_every > 0 && (s.iteration % options.eval_every == 0 || trainer.done())) {
+      trainer.sync_host();  // GPU training: the evaluation reads the host network's weights
       chart.add_metric(s.iteration, options.evaluate(s.iteration));
+    }
     if (s.iteration % 10 == 0 || trainer.done()) chart.draw();
     std::fflush(stdout);
     if (g_interrupted) {

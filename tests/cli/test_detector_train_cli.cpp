@@ -12,6 +12,10 @@
 
 #include "test_util.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/device.h"
+#endif
+
 namespace mishnet {
 namespace {
 
@@ -148,11 +152,12 @@ TEST(DetectorTrainCli, ScenesThenTrainWithMapAndExactResume) {
   for (const char* f : {"tiny_final.weights", "tiny_last.weights", "tiny_best.weights", "tiny_log.csv"})
     EXPECT_TRUE(fs::exists(dir + "/full/" + f)) << f;
 
-  // Two iterations, then resume from _last for the other two: the same final weights.
-  Result first = run("detector train " + data_with_backup("resumed") + common + " -max_batches 2");
+  // Two iterations, then resume from _last for the other two: the same final weights. (Every run
+// writes its chart into the scratch directory: tests running in parallel must not share one.)
+  Result first = run("detector train " + data_with_backup("resumed") + common + " -max_batches 2 -chart " + dir + "/chart_first.png");
   ASSERT_EQ(first.exit_code, 0) << first.out;
   Result second = run("detector train " + dir + "/resumed.data" + " " + dir + "/tiny.cfg " + dir +
-                      "/resumed/tiny_last.weights -dont_show -loader_threads 1");
+                      "/resumed/tiny_last.weights -dont_show -loader_threads 1 -chart " + dir + "/chart_second.png");
   ASSERT_EQ(second.exit_code, 0) << second.out;
   EXPECT_NE(second.out.find("iterations 2..4"), std::string::npos) << second.out;
   EXPECT_EQ(::mishnet::test::read_file_bytes(dir + "/resumed/tiny_final.weights"), ::mishnet::test::read_file_bytes(dir + "/full/tiny_final.weights"))
@@ -160,7 +165,7 @@ TEST(DetectorTrainCli, ScenesThenTrainWithMapAndExactResume) {
 
   // A label problem is reported with its file and line, and training goes on.
   write_file(dir + "/s/labels/train/000001.txt", "12 0.5 0.5 0.1 0.1\n" + ::mishnet::test::read_file_bytes(dir + "/s/labels/train/000001.txt"));
-  Result bad = run("detector train " + data_with_backup("bad") + common + " -max_batches 1");
+  Result bad = run("detector train " + data_with_backup("bad") + common + " -max_batches 1 -chart " + dir + "/chart_bad.png");
   ASSERT_EQ(bad.exit_code, 0) << bad.out;
   EXPECT_NE(bad.out.find("1 bad label line skipped"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("labels/train/000001.txt:1:"), std::string::npos) << bad.out;
@@ -187,7 +192,7 @@ TEST(DetectorTrainCli, MultiScaleTrainingResizesAndResumesExactly) {
   write_file(dir + "/ms.cfg", cfg);
   auto data_with_backup = [&](const std::string& name) { return scenes_data_with_backup(dir, name); };
 
-  Result full = run("detector train " + data_with_backup("full") + " " + dir + "/ms.cfg -dont_show -seed 11 -loader_threads 1");
+  Result full = run("detector train " + data_with_backup("full") + " " + dir + "/ms.cfg -dont_show -seed 11 -loader_threads 1 -chart " + dir + "/chart_full.png");
   ASSERT_EQ(full.exit_code, 0) << full.out;
   EXPECT_NE(full.out.find("Multi-scale training (random): 32x32 to 64x64 in steps of 16"), std::string::npos) << full.out;
   // The first 10 iterations (and the last 100) at the largest size, other sizes in between.
@@ -202,7 +207,7 @@ TEST(DetectorTrainCli, MultiScaleTrainingResizesAndResumesExactly) {
   fs::create_directories(dir + "/resumed");
   fs::copy_file(dir + "/full/ms_log.csv", dir + "/resumed/ms_log.csv");
   Result resumed = run("detector train " + dir + "/resumed.data " + dir + "/ms.cfg " + dir +
-                       "/full/ms_20.weights -dont_show -loader_threads 1");
+                       "/full/ms_20.weights -dont_show -loader_threads 1 -chart " + dir + "/chart_resumed.png");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
   EXPECT_NE(resumed.out.find("iterations 20..140"), std::string::npos) << resumed.out;
   EXPECT_EQ(::mishnet::test::read_file_bytes(dir + "/resumed/ms_final.weights"),
@@ -226,14 +231,34 @@ TEST(DetectorTrainCli, MultiScaleTrainingResizesAndResumesExactly) {
             ::mishnet::test::read_file_bytes(dir + "/full/ms_log.csv"));
 }
 
-// Darknet's -gpus on a training command: an error that says training runs on the CPU, before
-// anything is read.
-TEST(DetectorTrainCli, GpusIsAClearErrorForNow) {
+// Darknet's -gpus (and -gpu N) on a training command where it cannot run: an error with the
+// reason, before anything is read, never a silent fallback to the CPU. (With a device the
+// check passes and the command fails later on the missing files: not tested here.)
+TEST(DetectorTrainCli, GpusWithoutADeviceIsAClearError) {
+#if defined(MISHNET_HAVE_CUDA)
+  if (cuda::device_available()) GTEST_SKIP() << "a device exists: -gpus would train";
+  const char* reason = "no CUDA device";
+#else
+  const char* reason = "built without CUDA";
+#endif
   for (const char* command : {"detector train", "classifier train"}) {
-    Result r = run(std::string(command) + " missing.data missing.cfg -gpus 0,1");
-    EXPECT_NE(r.exit_code, 0) << command;
-    EXPECT_NE(r.out.find("-gpus 0,1: training on GPUs is not implemented yet"), std::string::npos)
-        << command << ": " << r.out;
+    for (const char* option : {"-gpus 0,1", "-gpus 0", "-gpu 0"}) {
+      Result r = run(std::string(command) + " missing.data missing.cfg " + option);
+      EXPECT_NE(r.exit_code, 0) << command << " " << option;
+      EXPECT_NE(r.out.find(reason), std::string::npos) << command << " " << option << ": " << r.out;
+      EXPECT_NE(r.out.find("leave out -gpus to train on the CPU"), std::string::npos) << r.out;
+    }
+  }
+}
+
+TEST(DetectorTrainCli, GpusConflictsAreErrors) {
+  for (const char* command : {"detector train", "classifier train"}) {
+    Result r = run(std::string(command) + " missing.data missing.cfg -gpus 0 -cpu");
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.out.find("-gpus 0 with -cpu: choose one"), std::string::npos) << r.out;
+    r = run(std::string(command) + " missing.data missing.cfg -gpus 0 -gpu 1");
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.out.find("-gpu 1 and -gpus 0: give one of them"), std::string::npos) << r.out;
   }
 }
 

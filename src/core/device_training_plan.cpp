@@ -1,0 +1,61 @@
+#include "core/device_training_plan.h"
+
+#include "mishnet/network.h"
+
+namespace mishnet {
+
+DeviceTrainingPlan plan_device_training(const Network& net) {
+  const int n = net.num_layers();
+  DeviceTrainingPlan p;
+  p.place.assign(size_t(n), TrainPlace::device);
+  p.host_output.assign(size_t(n), false);
+  p.host_delta.assign(size_t(n), false);
+  for (int i = 0; i < n; ++i) {
+    const Layer& l = net.layer(i);
+    if (l.has_cuda_backward()) continue;
+    bool trainable = false;
+    for (const Param& prm : l.params) trainable = trainable || prm.trainable;
+    if (trainable) {
+      p.place[size_t(i)] = TrainPlace::unsupported;
+      p.problems.push_back("layer " + std::to_string(i) + " [" + l.type() +
+                           "] has trainable parameters but no CUDA backward with these options");
+      continue;
+    }
+    p.place[size_t(i)] = TrainPlace::host;
+    p.host_output[size_t(i)] = true;
+    p.host_delta[size_t(i)] = true;
+    // ctx.input and input_delta are layer i-1's; the layer may read any of its inputs.
+    if (i > 0) {
+      p.host_output[size_t(i - 1)] = true;
+      p.host_delta[size_t(i - 1)] = true;
+    }
+    for (int src : l.inputs)
+      if (src >= 0) {
+        p.host_output[size_t(src)] = true;
+        p.host_delta[size_t(src)] = true;
+      }
+  }
+  return p;
+}
+
+DeviceTrainingMemory plan_device_training_memory(const std::vector<size_t>& output_floats,
+                                                 size_t align) {
+  if (align == 0) align = 1;
+  DeviceTrainingMemory m;
+  const auto rounded = [&](size_t f) { return (f + align - 1) / align * align; };
+  size_t at = 0;
+  for (size_t f : output_floats) {
+    m.output_offset.push_back(at);
+    at += rounded(f);
+  }
+  m.delta_begin = at;
+  for (size_t f : output_floats) {
+    m.delta_offset.push_back(at);
+    at += rounded(f);
+  }
+  m.delta_end = at;
+  m.total = at;
+  return m;
+}
+
+}  // namespace mishnet

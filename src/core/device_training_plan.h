@@ -1,0 +1,43 @@
+// What the GPU training network (core/network_cuda_training.h) decides from the shapes alone,
+// before it touches a device: where each layer trains and where its tensors live. Plain host
+// logic, tested on the CPU (tests/cuda/test_cuda_training_plan.cpp).
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace mishnet {
+
+class Network;
+
+enum class TrainPlace {
+  device,       // forward_cuda_train / backward_cuda
+  host,         // forward / backward on the CPU with transfers (no trainable parameters: loss
+                // layers compute their loss and gradient with the CPU code)
+  unsupported,  // trainable parameters without a device backward: the network is refused
+};
+
+struct DeviceTrainingPlan {
+  std::vector<TrainPlace> place;
+  // One line per unsupported layer ("layer 7 [shortcut]: ..."); empty when the network trains.
+  std::vector<std::string> problems;
+  // Layers whose output / gradient the host needs a copy of (host layers, their inputs).
+  std::vector<bool> host_output, host_delta;
+};
+
+// From Layer::has_cuda_backward, the trainable parameters and the inputs of each layer.
+DeviceTrainingPlan plan_device_training(const Network& net);
+
+// The device memory of a training network: every layer's output and gradient in one
+// allocation (no reuse between layers yet: memory is the sum of all outputs and gradients, as
+// with Darknet's GPU training), blocks aligned to `align` floats, outputs first, then
+// gradients (one memset zeroes them all).
+struct DeviceTrainingMemory {
+  std::vector<size_t> output_offset, delta_offset;  // floats
+  size_t delta_begin = 0, delta_end = 0;            // the gradient region
+  size_t total = 0;                                 // floats
+};
+DeviceTrainingMemory plan_device_training_memory(const std::vector<size_t>& output_floats,
+                                                 size_t align = 64);
+
+}  // namespace mishnet

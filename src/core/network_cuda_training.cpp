@@ -1,0 +1,366 @@
+// The GPU training network (network_cuda_training.h). One stream; layers with a device backward
+// run there, the others (no trainable parameters: loss layers) on the host between a download
+// of what they read and an upload of what they wrote. Nothing here has run on a GPU yet.
+#include "core/network_cuda_training.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "mishnet/error.h"
+
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/conv_geometry.h"
+#include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/device.h"
+#include "backend/cuda/device_memory.h"
+#endif
+
+namespace mishnet {
+
+#if defined(MISHNET_HAVE_CUDA)
+
+struct CudaTrainingNetwork::Impl {
+  Network& net;
+  int device;
+  DeviceTrainingPlan plan;
+  DeviceTrainingMemory memory;
+  cuda::Stream stream;
+  cuda::DeviceBuffer activations;  // outputs, then gradients (memory's offsets)
+  cuda::DeviceBuffer params, grads, velocity, second;
+  cuda::DeviceBuffer input;
+  cuda::PinnedBuffer pinned_input;
+  std::vector<Tensor> outputs, deltas;                  // device
+  std::vector<std::vector<float*>> layer_params, layer_grads;
+  std::vector<std::unique_ptr<CudaLayerTraining>> state;
+  // Host copies for the host layers and the layers they read (plan.host_output/host_delta).
+  std::vector<std::vector<float>> host_output_store, host_delta_store;
+  std::vector<Tensor> host_outputs, host_deltas;
+
+  Impl(Network& n, int d) : net(n), device(d) {}
+
+  size_t param_bytes() const { return net.num_params() * sizeof(float); }
+  static size_t bytes(const Tensor& t) { return t.size() * sizeof(float); }
+
+  void download_output(int j) {
+    cuda::copy_to_host(host_outputs[size_t(j)].data, outputs[size_t(j)].data,
+                       bytes(outputs[size_t(j)]), stream.handle());
+  }
+  void download_delta(int j) {
+    cuda::copy_to_host(host_deltas[size_t(j)].data, deltas[size_t(j)].data,
+                       bytes(deltas[size_t(j)]), stream.handle());
+  }
+  void upload_output(int j) {
+    cuda::copy_to_device(outputs[size_t(j)].data, host_outputs[size_t(j)].data,
+                         bytes(outputs[size_t(j)]), stream.handle());
+  }
+  void upload_delta(int j) {
+    cuda::copy_to_device(deltas[size_t(j)].data, host_deltas[size_t(j)].data,
+                         bytes(deltas[size_t(j)]), stream.handle());
+  }
+  // Layers a host layer reads: i-1 (ctx.input, input_delta) and its inputs.
+  std::vector<int> read_by(int i) const {
+    std::vector<int> r;
+    if (i > 0) r.push_back(i - 1);
+    for (int src : net.layer(i).inputs)
+      if (src >= 0 && src != i - 1) r.push_back(src);
+    return r;
+  }
+};
+
+CudaTrainingNetwork::CudaTrainingNetwork(Network& net, int device) {
+  if (!net.training())
+    fail("CudaTrainingNetwork: the network must be in training mode (set_training(true))");
+  // The plan first: a network that cannot train on the GPU says so without touching a device.
+  DeviceTrainingPlan plan = plan_device_training(net);
+  if (!plan.problems.empty()) {
+    std::string lines;
+    for (const std::string& p : plan.problems) lines += "\n  " + p;
+    fail(net.cfg_path(), ": cannot train on the GPU:", lines,
+         "\n(train these on the CPU: leave out -gpus, or use -cpu)");
+  }
+  // Before any allocation or stream: they belong to the current device.
+  cuda::use_device(device);
+  impl_ = std::make_unique<Impl>(net, device);
+  Impl& m = *impl_;
+  m.plan = std::move(plan);
+  const int n = net.num_layers();
+  const int batch = net.batch();
+  std::vector<size_t> floats;
+  for (int i = 0; i < n; ++i) floats.push_back(net.layer(i).output_shape.per_image() * size_t(batch));
+  m.memory = plan_device_training_memory(floats);
+  m.activations = cuda::DeviceBuffer(m.memory.total * sizeof(float));
+  float* base = static_cast<float*>(m.activations.data());
+  m.outputs.assign(size_t(n), Tensor{});
+  m.deltas.assign(size_t(n), Tensor{});
+  m.host_outputs.assign(size_t(n), Tensor{});
+  m.host_deltas.assign(size_t(n), Tensor{});
+  m.host_output_store.assign(size_t(n), {});
+  m.host_delta_store.assign(size_t(n), {});
+  for (int i = 0; i < n; ++i) {
+    Shape s = net.layer(i).output_shape;
+    s.n = batch;
+    m.outputs[size_t(i)] = Tensor{base + m.memory.output_offset[size_t(i)], s};
+    m.deltas[size_t(i)] = Tensor{base + m.memory.delta_offset[size_t(i)], s};
+    if (m.plan.host_output[size_t(i)]) {
+      m.host_output_store[size_t(i)].assign(s.size(), 0.0f);
+      m.host_outputs[size_t(i)] = Tensor{m.host_output_store[size_t(i)].data(), s};
+    }
+    if (m.plan.host_delta[size_t(i)]) {
+      m.host_delta_store[size_t(i)].assign(s.size(), 0.0f);
+      m.host_deltas[size_t(i)] = Tensor{m.host_delta_store[size_t(i)].data(), s};
+    }
+  }
+  const size_t pbytes = std::max<size_t>(m.param_bytes(), sizeof(float));
+  m.params = cuda::DeviceBuffer(pbytes);
+  m.grads = cuda::DeviceBuffer(pbytes);
+  m.velocity = cuda::DeviceBuffer(pbytes);
+  if (net.config().adam) m.second = cuda::DeviceBuffer(pbytes);
+  cuda::zero_device(m.velocity.data(), pbytes, m.stream.handle());
+  if (net.config().adam) cuda::zero_device(m.second.data(), pbytes, m.stream.handle());
+  cuda::zero_device(m.grads.data(), pbytes, m.stream.handle());
+  float* pbase = static_cast<float*>(m.params.data());
+  float* gbase = static_cast<float*>(m.grads.data());
+  m.layer_params.assign(size_t(n), {});
+  m.layer_grads.assign(size_t(n), {});
+  const size_t limit = cuda::workspace_limit_bytes(net.config().workspace_size_limit_MB);
+  m.state.resize(size_t(n));
+  for (int i = 0; i < n; ++i) {
+    Layer& l = net.layer(i);
+    for (const Param& p : l.params) {
+      const size_t offset = size_t(p.data - net.param_data());
+      m.layer_params[size_t(i)].push_back(pbase + offset);
+      m.layer_grads[size_t(i)].push_back(gbase + offset);
+    }
+    if (m.plan.place[size_t(i)] == TrainPlace::device)
+      m.state[size_t(i)] = l.make_cuda_training(batch, limit);
+    else
+      l.prepare(net.backend());
+  }
+  const size_t in_bytes = net.input_shape().size() * sizeof(float);
+  m.input = cuda::DeviceBuffer(in_bytes);
+  m.pinned_input = cuda::PinnedBuffer(in_bytes);
+  upload_parameters();
+}
+
+CudaTrainingNetwork::~CudaTrainingNetwork() = default;
+
+int CudaTrainingNetwork::device() const { return impl_->device; }
+const DeviceTrainingPlan& CudaTrainingNetwork::plan() const { return impl_->plan; }
+size_t CudaTrainingNetwork::num_params() const { return impl_->net.num_params(); }
+float* CudaTrainingNetwork::device_gradients() { return static_cast<float*>(impl_->grads.data()); }
+cuda::StreamHandle CudaTrainingNetwork::stream() const { return impl_->stream.handle(); }
+void CudaTrainingNetwork::synchronize() const { impl_->stream.synchronize(); }
+
+void CudaTrainingNetwork::upload_parameters() {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  cuda::copy_to_device(m.params.data(), m.net.param_data(), m.param_bytes(), m.stream.handle());
+  m.stream.synchronize();  // from pageable memory: done before the host changes it
+}
+
+void CudaTrainingNetwork::download_parameters() {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  cuda::copy_to_host(m.net.param_data(), m.params.data(), m.param_bytes(), m.stream.handle());
+  m.stream.synchronize();
+  m.net.parameters_changed();
+}
+
+void CudaTrainingNetwork::upload_optimizer(const Optimizer& opt) {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  if (opt.velocity.size() != m.net.num_params() ||
+      (opt.adam() && opt.second.size() != m.net.num_params()))
+    fail("CudaTrainingNetwork: optimizer state does not match the network");
+  cuda::copy_to_device(m.velocity.data(), opt.velocity.data(), m.param_bytes(), m.stream.handle());
+  if (opt.adam())
+    cuda::copy_to_device(m.second.data(), opt.second.data(), m.param_bytes(), m.stream.handle());
+  m.stream.synchronize();
+}
+
+void CudaTrainingNetwork::download_optimizer(Optimizer& opt) const {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  opt.velocity.resize(m.net.num_params());
+  cuda::copy_to_host(opt.velocity.data(), m.velocity.data(), m.param_bytes(), m.stream.handle());
+  if (opt.adam()) {
+    opt.second.resize(m.net.num_params());
+    cuda::copy_to_host(opt.second.data(), m.second.data(), m.param_bytes(), m.stream.handle());
+  }
+  m.stream.synchronize();
+}
+
+void CudaTrainingNetwork::zero_grads() {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  cuda::zero_device(m.grads.data(), m.param_bytes(), m.stream.handle());
+}
+
+float CudaTrainingNetwork::forward_backward(const float* input, const float* truth,
+                                            std::mt19937_64& rng) {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  Network& net = m.net;
+  const int n = net.num_layers();
+  const auto handle = m.stream.handle();
+  float* base = static_cast<float*>(m.activations.data());
+  // Every gradient starts at zero (the CPU zeroes each as it goes live: the same values).
+  cuda::zero_device(base + m.memory.delta_begin,
+                    (m.memory.delta_end - m.memory.delta_begin) * sizeof(float), handle);
+  const Shape in_shape = net.input_shape();
+  const size_t in_bytes = in_shape.size() * sizeof(float);
+  std::memcpy(m.pinned_input.data(), input, in_bytes);
+  cuda::copy_to_device(m.input.data(), m.pinned_input.data(), in_bytes, handle);
+  const Tensor device_in{static_cast<float*>(m.input.data()), in_shape};
+  const Tensor host_in{const_cast<float*>(input), in_shape};
+
+  float loss = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    Layer& l = net.layer(i);
+    l.cost = 0.0f;
+    const Tensor& in = i == 0 ? device_in : m.outputs[size_t(i - 1)];
+    if (m.plan.place[size_t(i)] == TrainPlace::device) {
+      CudaTrainContext ctx{in, m.outputs, m.layer_params[size_t(i)], m.layer_grads[size_t(i)],
+                           m.state[size_t(i)].get(), handle, &rng};
+      l.forward_cuda_train(ctx, m.outputs[size_t(i)]);
+      continue;
+    }
+    // Host layer: its inputs come down, the CPU forward (and loss) runs, its output (and, for a
+    // loss layer, its gradient) goes up.
+    for (int j : m.read_by(i)) m.download_output(j);
+    m.stream.synchronize();
+    const bool loss_layer = l.truth_floats() > 0;
+    Tensor& hd = m.host_deltas[size_t(i)];
+    if (loss_layer) std::fill(hd.data, hd.data + hd.size(), 0.0f);
+    ForwardContext ctx{i == 0 ? host_in : m.host_outputs[size_t(i - 1)], m.host_outputs, true,
+                       truth, loss_layer ? hd : Tensor{}, &rng};
+    l.forward(ctx, m.host_outputs[size_t(i)]);
+    loss += l.cost;
+    m.upload_output(i);
+    if (loss_layer) m.upload_delta(i);
+    m.stream.synchronize();  // the host copies may be rewritten by the next host layer
+  }
+
+  for (int i = n - 1; i >= 0; --i) {
+    Layer& l = net.layer(i);
+    if (l.stopbackward) break;
+    const Tensor& in = i == 0 ? device_in : m.outputs[size_t(i - 1)];
+    if (m.plan.place[size_t(i)] == TrainPlace::device) {
+      CudaBackwardContext ctx{in,
+                              m.outputs[size_t(i)],
+                              m.deltas[size_t(i)],
+                              i == 0 ? Tensor{} : m.deltas[size_t(i - 1)],
+                              m.outputs,
+                              m.deltas,
+                              m.layer_params[size_t(i)],
+                              m.layer_grads[size_t(i)],
+                              m.state[size_t(i)].get(),
+                              handle};
+      l.backward_cuda(ctx);
+      continue;
+    }
+    // Host layer: its gradient and the gradients it adds to come down (with their current
+    // sums), the CPU backward adds, they go back up. The outputs it reads are still on the host
+    // from its forward: device outputs are neither reused nor changed by any backward step, and
+    // a host copy is only ever overwritten with the same device values.
+    const std::vector<int> reads = m.read_by(i);
+    m.download_delta(i);
+    for (int j : reads) m.download_delta(j);
+    m.stream.synchronize();
+    BackwardContext ctx{i == 0 ? host_in : m.host_outputs[size_t(i - 1)],
+                        m.host_outputs[size_t(i)],
+                        m.host_deltas[size_t(i)],
+                        i == 0 ? Tensor{} : m.host_deltas[size_t(i - 1)],
+                        m.host_outputs,
+                        m.host_deltas};
+    l.backward(ctx);
+    for (int j : reads) m.upload_delta(j);
+    m.stream.synchronize();
+  }
+  m.stream.synchronize();
+  return loss;
+}
+
+void CudaTrainingNetwork::apply(const std::vector<ParamUpdate>& updates, bool adam) {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  float* w = static_cast<float*>(m.params.data());
+  float* g = static_cast<float*>(m.grads.data());
+  float* v = static_cast<float*>(m.velocity.data());
+  float* s = static_cast<float*>(m.second.data());
+  if (adam && !s) fail("CudaTrainingNetwork: an Adam step on a network built for SGD");
+  for (const ParamUpdate& u : updates) {
+    if (u.offset + u.count > m.net.num_params())
+      fail("CudaTrainingNetwork: update of floats ", u.offset, "..", u.offset + u.count,
+           " outside the ", m.net.num_params(), " parameters");
+    if (adam)
+      cuda::adam_update(u.adam, w + u.offset, v + u.offset, s + u.offset, g + u.offset, u.count,
+                        m.stream.handle());
+    else
+      cuda::sgd_update(u.sgd, w + u.offset, v + u.offset, g + u.offset, u.count,
+                       m.stream.handle());
+  }
+  m.stream.synchronize();
+}
+
+std::vector<float> CudaTrainingNetwork::gradients() const {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  std::vector<float> h(m.net.num_params());
+  cuda::copy_to_host(h.data(), m.grads.data(), m.param_bytes(), m.stream.handle());
+  m.stream.synchronize();
+  return h;
+}
+
+std::vector<float> CudaTrainingNetwork::output(int i) const {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  const Tensor& t = m.outputs.at(size_t(i));
+  std::vector<float> h(t.size());
+  cuda::copy_to_host(h.data(), t.data, Impl::bytes(t), m.stream.handle());
+  m.stream.synchronize();
+  return h;
+}
+
+std::vector<float> CudaTrainingNetwork::delta(int i) const {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  const Tensor& t = m.deltas.at(size_t(i));
+  std::vector<float> h(t.size());
+  cuda::copy_to_host(h.data(), t.data, Impl::bytes(t), m.stream.handle());
+  m.stream.synchronize();
+  return h;
+}
+
+#else  // no CUDA in this build
+
+struct CudaTrainingNetwork::Impl {};
+
+CudaTrainingNetwork::CudaTrainingNetwork(Network&, int) {
+  fail("GPU training needs a CUDA build (configure with -DMISHNET_CUDA=ON); this mishnet was "
+       "built without CUDA");
+}
+CudaTrainingNetwork::~CudaTrainingNetwork() = default;
+int CudaTrainingNetwork::device() const { return 0; }
+const DeviceTrainingPlan& CudaTrainingNetwork::plan() const { fail("no CUDA in this build"); }
+void CudaTrainingNetwork::upload_parameters() {}
+void CudaTrainingNetwork::download_parameters() {}
+void CudaTrainingNetwork::upload_optimizer(const Optimizer&) {}
+void CudaTrainingNetwork::download_optimizer(Optimizer&) const {}
+void CudaTrainingNetwork::zero_grads() {}
+float CudaTrainingNetwork::forward_backward(const float*, const float*, std::mt19937_64&) {
+  fail("no CUDA in this build");
+}
+void CudaTrainingNetwork::apply(const std::vector<ParamUpdate>&, bool) {}
+float* CudaTrainingNetwork::device_gradients() { return nullptr; }
+size_t CudaTrainingNetwork::num_params() const { return 0; }
+cuda::StreamHandle CudaTrainingNetwork::stream() const { return nullptr; }
+void CudaTrainingNetwork::synchronize() const {}
+std::vector<float> CudaTrainingNetwork::gradients() const { return {}; }
+std::vector<float> CudaTrainingNetwork::output(int) const { return {}; }
+std::vector<float> CudaTrainingNetwork::delta(int) const { return {}; }
+
+#endif
+
+}  // namespace mishnet

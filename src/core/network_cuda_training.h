@@ -1,0 +1,66 @@
+// Training a network on one GPU (docs/gpu.md, "Training on the GPU"). The host Network (in
+// training mode) stays the master copy: its layers, its parameters for checkpoints, and the CPU
+// code of the layers without a device backward (loss layers). This class holds the device
+// side: every layer's output and gradient, the parameters, their gradients and the optimizer
+// state, planned once from the shapes (core/device_training_plan.h), and runs forward (training)
+// -> loss -> backward -> update on the device. No CUDA types here; without CUDA in the build
+// the constructor throws.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "backend/cuda/stream_handle.h"
+#include "core/device_training_plan.h"
+#include "mishnet/network.h"
+#include "mishnet/optimizer.h"
+#include "train/param_update.h"
+
+namespace mishnet {
+
+class CudaTrainingNetwork {
+ public:
+  // `net` must be in training mode; its batch is this network's batch. Makes `device` current
+  // on the calling thread (the thread that drives this network from then on). Throws, naming
+  // them, when layers cannot train on the device; uploads the parameters.
+  CudaTrainingNetwork(Network& net, int device);
+  ~CudaTrainingNetwork();
+  CudaTrainingNetwork(const CudaTrainingNetwork&) = delete;
+  CudaTrainingNetwork& operator=(const CudaTrainingNetwork&) = delete;
+
+  int device() const;
+  const DeviceTrainingPlan& plan() const;
+
+  // Host <-> device copies of the parameters (net.param_data(), rolling statistics included)
+  // and of the optimizer state (velocity, Adam's second moment).
+  void upload_parameters();
+  void download_parameters();  // into the host network (then net.parameters_changed())
+  void upload_optimizer(const Optimizer& opt);
+  void download_optimizer(Optimizer& opt) const;
+
+  void zero_grads();
+  // Forward with ground truth, backward from the loss layers; gradients are ADDED (subdivisions
+  // accumulate). Returns the loss summed over the batch, as Network::forward_backward.
+  float forward_backward(const float* input, const float* truth, std::mt19937_64& rng);
+  // One optimizer step from plan_update (the same values the CPU optimizer applies).
+  void apply(const std::vector<ParamUpdate>& updates, bool adam);
+
+  // The parameter gradients on the device (num_params floats, Network::grad_data's layout): the
+  // multi-GPU all-reduce works on it.
+  float* device_gradients();
+  size_t num_params() const;
+  cuda::StreamHandle stream() const;
+  void synchronize() const;
+
+  // For tests: host copies of the gradients, of layer i's output and gradient.
+  std::vector<float> gradients() const;
+  std::vector<float> output(int i) const;
+  std::vector<float> delta(int i) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mishnet
