@@ -1,5 +1,7 @@
 #include "backend/cuda/cublas_inner_product.h"
 
+#include "backend/cuda/cublas_library.h"
+
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/gemm_geometry.h"
@@ -12,18 +14,18 @@ namespace {
 struct ThreadCublas {
   cublasHandle_t handle = nullptr;
   ThreadCublas() {
-    MISHNET_CUBLAS_CHECK(cublasCreate(&handle));
+    MISHNET_CUBLAS_CHECK(blas::create(&handle));
     // Full float32: the default mode never uses TF32 unless asked (CUBLAS_TF32_TENSOR_OP_MATH).
-    MISHNET_CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH));
+    MISHNET_CUBLAS_CHECK(blas::set_math_mode(handle, CUBLAS_DEFAULT_MATH));
   }
   ~ThreadCublas() {
-    if (handle) (void)cublasDestroy(handle);
+    if (handle) (void)blas::destroy(handle);
   }
 };
 
 cublasHandle_t thread_cublas(StreamHandle stream) {
   thread_local ThreadCublas t;
-  MISHNET_CUBLAS_CHECK(cublasSetStream(t.handle, stream));
+  MISHNET_CUBLAS_CHECK(blas::set_stream(t.handle, stream));
   return t.handle;
 }
 
@@ -41,7 +43,7 @@ void run(const GemmCall& c, const float* weights, const float* src, const float*
          StreamHandle stream) {
   if (c.m == 0 || c.n == 0) return;
   const float alpha = 1.0f;
-  MISHNET_CUBLAS_CHECK(cublasSgemm(thread_cublas(stream), c.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+  MISHNET_CUBLAS_CHECK(blas::sgemm(thread_cublas(stream), c.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                                    c.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, c.m, c.n, c.k, &alpha,
                                    operand(c.a, weights, src, ddst), c.lda,
                                    operand(c.b, weights, src, ddst), c.ldb, &c.beta, out, c.ldc));

@@ -1,5 +1,7 @@
 #include "backend/cuda/cuda_check.h"
 
+#include "backend/cuda/cublas_library.h"
+
 #include "mishnet/error.h"
 
 namespace mishnet::cuda {
@@ -20,8 +22,8 @@ void check(cudnnStatus_t status, const char* call, const char* file, int line) {
 
 void check(cublasStatus_t status, const char* call, const char* file, int line) {
   if (status == CUBLAS_STATUS_SUCCESS) return;
-  fail_at(file, line, call, " failed: ", cublasGetStatusString(status), " (",
-          cublasGetStatusName(status), " = ", int(status), ")");
+  fail_at(file, line, call, " failed: ", blas::status_string(status), " (",
+          blas::status_name(status), " = ", int(status), ")");
 }
 
 #if defined(MISHNET_HAVE_NCCL)

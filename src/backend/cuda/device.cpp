@@ -1,5 +1,7 @@
 #include "backend/cuda/device.h"
 
+#include "backend/cuda/cublas_library.h"
+
 #include <library_types.h>
 
 #include "backend/cuda/cuda_check.h"
@@ -70,9 +72,9 @@ LibraryVersions library_versions() {
   v.cudnn = decode_cudnn_version(int(cudnnGetVersion()));
   v.cudnn_compiled = decode_cudnn_version(CUDNN_VERSION);
   int major = 0, minor = 0, patch = 0;
-  MISHNET_CUBLAS_CHECK(cublasGetProperty(MAJOR_VERSION, &major));
-  MISHNET_CUBLAS_CHECK(cublasGetProperty(MINOR_VERSION, &minor));
-  MISHNET_CUBLAS_CHECK(cublasGetProperty(PATCH_LEVEL, &patch));
+  MISHNET_CUBLAS_CHECK(blas::get_property(MAJOR_VERSION, &major));
+  MISHNET_CUBLAS_CHECK(blas::get_property(MINOR_VERSION, &minor));
+  MISHNET_CUBLAS_CHECK(blas::get_property(PATCH_LEVEL, &patch));
   v.cublas = {major, minor, patch};
 #if defined(MISHNET_HAVE_NCCL)
   int nccl = 0;
