@@ -15,6 +15,7 @@
 #include "cuda/training_cfgs.h"
 #include "kernels/optimizer.h"
 #include "mishnet/cfg.h"
+#include "mishnet/multi_scale.h"
 #include "mishnet/network.h"
 #include "mishnet/optimizer.h"
 #include "mishnet/trainer.h"
@@ -34,9 +35,17 @@ std::string cfg_text(const std::string& net_keys) {
   return s;
 }
 
-Network make_net(const std::string& text, uint64_t seed, bool init = true) {
+NetworkOptions net_options(int width = 0, int height = 0) {
   NetworkOptions o;
   o.batch = 2;
+  o.width = width;
+  o.height = height;
+  return o;
+}
+
+Network make_net(const std::string& text, uint64_t seed, bool init = true, int width = 0,
+                 int height = 0) {
+  const NetworkOptions o = net_options(width, height);
   Network net = Network::from_cfg(parse_cfg_text(text, "train.cfg"), o);
   if (init) init_weights(net, seed);
   net.set_training(true);
@@ -69,7 +78,8 @@ class HostDevice final : public TrainingDevice {
 
   void upload(Network& net, const Optimizer& opt) override {
     ++uploads;
-    if (!replica_) replica_ = std::make_unique<Network>(make_net(text_, 0, false));
+    const Shape in = net.input_shape();
+    if (!replica_) replica_ = std::make_unique<Network>(make_net(text_, 0, false, in.w, in.h));
     std::copy(net.param_data(), net.param_data() + net.num_params(), replica_->param_data());
     replica_->parameters_changed();
     velocity_ = opt.velocity;
@@ -98,7 +108,10 @@ class HostDevice final : public TrainingDevice {
       }
     replica_->parameters_changed();
   }
-  void network_changed(Network&) override { ++rebuilds; }
+  void network_changed(Network&) override {
+    ++rebuilds;
+    replica_.reset();  // rebuilt at the new size by the upload that follows
+  }
 
   int uploads = 0, downloads = 0, rebuilds = 0;
 
@@ -184,6 +197,67 @@ TEST(TrainerDevice, ResumeThroughTheDeviceIsExact) {
   EXPECT_EQ(d2.uploads, 1);
   c.sync_host();
   EXPECT_TRUE(same_params(resumed, full));
+}
+
+// Multi-scale training: before a resize the Trainer brings the device's parameters and
+// optimizer state down (the resize rebuilds the host network from them), tells the device, and
+// uploads again; the result is the host-only run's, bit for bit.
+TEST(TrainerDevice, MultiScaleResizesThroughTheHost) {
+  const std::string text = cfg_text("");
+  const Cfg cfg = parse_cfg_text(text, "train.cfg");
+  const uint64_t seed = test::test_seed();
+  MultiScale ms;
+  ms.base = {12, 12};
+  ms.coefficient = 1.4f;  // 8x8 .. 16x16 in steps of 4
+  ms.resize_step = 4;
+  ms.period = 2;
+  ms.max_batches = 1000;  // not in the last 100 iterations: the sizes are drawn
+  TrainerOptions to;
+  to.backup_dir = test::scratch_dir("trainer_device_ms");
+  to.seed = seed;
+  to.max_batches = 12;
+  to.multi_scale = ms;
+  int resizes = 0;
+  to.resize = [&](Network& n, InputSize size) {
+    ++resizes;
+    resize_training_network(n, cfg, net_options(), size);
+  };
+  Network host = make_net(text, seed);
+  Source host_data(host.input_shape(), host.truth_floats(), seed);
+  // The source's image size follows the network's: fill() reads in_ per call, so one per size.
+  struct Resizing final : BatchSource {
+    Network& net;
+    uint64_t seed;
+    Resizing(Network& n, uint64_t s) : net(n), seed(s) {}
+    void fill(int64_t k, float* images, float* truth) override {
+      Source(net.input_shape(), net.truth_floats(), seed).fill(k, images, truth);
+    }
+  };
+  Resizing plain_data(host, seed);
+  Trainer plain(host, plain_data, to);
+  while (!plain.done()) plain.step();
+  const int host_resizes = resizes;
+  // The first period trains at the largest size (16x16, not the cfg's 12x12): at least one
+  // resize for every seed, usually several.
+  ASSERT_GE(host_resizes, 1);
+
+  Network net = make_net(text, seed);
+  Resizing data(net, seed);
+  HostDevice device(text);
+  to.device = &device;
+  resizes = 0;
+  Trainer t(net, data, to);
+  while (!t.done()) t.step();
+  EXPECT_EQ(resizes, host_resizes);
+  EXPECT_EQ(device.rebuilds, resizes);
+  // The first resize comes before the first step (iteration 0 trains at 16x16): the host is
+  // current then, so nothing comes down, and the one upload follows it. Every later resize
+  // brings the device's state down first and sends it up again after.
+  EXPECT_EQ(device.uploads, resizes);
+  EXPECT_EQ(device.downloads, resizes - 1);
+  t.sync_host();
+  EXPECT_TRUE(same_params(net, host));
+  EXPECT_EQ(net.input_shape(), host.input_shape());
 }
 
 }  // namespace
