@@ -9,7 +9,7 @@
 // sum of K terms differs between orders by at most about K * 2^-24 of the sum of |terms|;
 // here K <= 3*3*8 = 72 per convolution output, 4*6*6 = 144 per filter gradient element and
 // batch norm sums over 4*12*12 = 576 values: at most 576 * 6e-8 = 3.4e-5 of a tensor's scale per
-// layer, and the backward pass goes through 15 layers. Gradients and outputs are compared with
+// layer, and the backward pass goes through 17 layers. Gradients and outputs are compared with
 // |gpu - cpu| <= 1e-3 * max|cpu| over the tensor + 1e-3 * |cpu|: 2x-30x the one-layer bound and
 // far below an indexing or layout mistake (of the order of the values). Parameters after a few
 // steps move by lr * gradient, so they are compared with the same rule.
