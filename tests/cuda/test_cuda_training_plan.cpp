@@ -250,6 +250,18 @@ TEST(CudaTrainingPlan, TheUpdatePlanIsWhatTheCpuOptimizerApplies) {
   }
 }
 
+TEST(CudaTrainingPlan, FootprintCountsOutputsGradientsAndOptimizerBuffers) {
+  for (const bool adam : {false, true}) {
+    Network net = build_text(training_cfg_text(adam ? "adam=1" : ""), 4);
+    size_t floats = 0;
+    for (int i = 0; i < net.num_layers(); ++i)
+      floats += (net.layer(i).output_shape.per_image() * 4 + 63) / 64 * 64;
+    const DeviceTrainingFootprint f = device_training_footprint(net);
+    EXPECT_EQ(f.activations, 2 * floats * sizeof(float));  // outputs and gradients
+    EXPECT_EQ(f.parameters, net.num_params() * sizeof(float) * (adam ? 4u : 3u));
+  }
+}
+
 TEST(CudaTrainingPlan, WorkspaceSizeLimitIsReadFromNet) {
   EXPECT_DOUBLE_EQ(build_text(training_cfg_text()).config().workspace_size_limit_MB, 1024.0);
   EXPECT_DOUBLE_EQ(build_text(training_cfg_text("workspace_size_limit_MB=64")).config().workspace_size_limit_MB,
