@@ -7,6 +7,7 @@
 #include "mishnet/cfg.h"
 #include "mishnet/error.h"
 #include "mishnet/weights.h"
+#include "core/device_training_plan.h"
 #include "train/gpu_training.h"
 
 namespace mishnet::cli {
@@ -67,12 +68,19 @@ std::unique_ptr<TrainingDevice> make_training_device(TrainingSetup& setup,
     o.height = height;
     return Network::from_cfg(cfg, o);
   };
-  auto device = std::make_unique<GpuTraining>(setup.net, gpus, replica);
   std::string text;
   for (int g : gpus) text += (text.empty() ? "" : ",") + std::to_string(g);
-  std::printf("Training on GPU%s %s (batch %d per mini-batch%s)\n", gpus.size() > 1 ? "s" : "",
-              text.c_str(), setup.net.batch(),
-              gpus.size() > 1 ? ", split across the GPUs; gradients all-reduced with NCCL" : "");
+  const DeviceTrainingFootprint f = device_training_footprint(setup.net);
+  const double mib = 1024.0 * 1024.0;
+  std::printf("Training on GPU%s %s (batch %d per mini-batch%s); on %s: %.0f MiB of outputs "
+              "and gradients, %.0f MiB of parameters, gradients and optimizer state, plus the "
+              "layers' own state and the cuDNN workspace\n",
+              gpus.size() > 1 ? "s" : "", text.c_str(), setup.net.batch(),
+              gpus.size() > 1 ? ", split across the GPUs; gradients all-reduced with NCCL" : "",
+              gpus.size() > 1 ? "the GPUs together (the batch is split)" : "the GPU",
+              double(f.activations) / mib, double(f.parameters * gpus.size()) / mib);
+  std::fflush(stdout);
+  auto device = std::make_unique<GpuTraining>(setup.net, gpus, replica);
   return device;
 }
 

@@ -38,6 +38,16 @@ DeviceTrainingPlan plan_device_training(const Network& net) {
   return p;
 }
 
+DeviceTrainingFootprint device_training_footprint(const Network& net) {
+  std::vector<size_t> floats;
+  for (int i = 0; i < net.num_layers(); ++i)
+    floats.push_back(net.layer(i).output_shape.per_image() * size_t(net.batch()));
+  DeviceTrainingFootprint f;
+  f.activations = plan_device_training_memory(floats).total * sizeof(float);
+  f.parameters = net.num_params() * sizeof(float) * (net.config().adam ? 4 : 3);
+  return f;
+}
+
 DeviceTrainingMemory plan_device_training_memory(const std::vector<size_t>& output_floats,
                                                  size_t align) {
   if (align == 0) align = 1;

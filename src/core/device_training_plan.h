@@ -40,4 +40,14 @@ struct DeviceTrainingMemory {
 DeviceTrainingMemory plan_device_training_memory(const std::vector<size_t>& output_floats,
                                                  size_t align = 64);
 
+// What one GPU holds for training `net` (its batch), in bytes, before the layers' own state
+// (x_hat, kept pre-activations, argmax, masks) and the cuDNN workspace: every output and
+// gradient (plan_device_training_memory), and the parameters with their gradients and optimizer
+// buffers (velocity, and Adam's second moment).
+struct DeviceTrainingFootprint {
+  size_t activations = 0;
+  size_t parameters = 0;
+};
+DeviceTrainingFootprint device_training_footprint(const Network& net);
+
 }  // namespace mishnet

@@ -40,6 +40,20 @@ class ActivationLayer final : public Layer {
   }
 #endif
 
+  // Training on the GPU: the activation kernels, the derivative from the kept input and output.
+  bool has_cuda_backward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    cuda::activation_forward(activation_, out.shape, ctx.input.data, out.data, ctx.stream);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    cuda::activation_backward(activation_, ctx.delta.shape, ctx.delta.data, ctx.input.data,
+                              ctx.output.data, ctx.stream);
+    cuda::accumulate(ctx.delta.data, ctx.delta.size(), ctx.input_delta.data, ctx.stream);
+  }
+#endif
+
   void backward(const BackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;
     ops::activation_backward_reference(activation_, ctx.delta, ctx.input.data, ctx.output.data);

@@ -4,6 +4,7 @@
 // rolling_variance, `channels` floats each. Inference normalises with the rolling statistics;
 // training with the batch's, moving the rolling ones by 0.01 (Darknet's cuDNN and GPU paths;
 // its CPU path uses 0.1). The math is ops/batchnorm_training.h.
+#include <memory>
 #include <vector>
 
 #include "mishnet/error.h"
@@ -13,6 +14,7 @@
 
 #if defined(MISHNET_HAVE_CUDA)
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/device_memory.h"
 #endif
 
 namespace mishnet {
@@ -68,6 +70,40 @@ class BatchnormLayer final : public Layer {
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
     cuda::batchnorm_inference(ctx.input.shape, ctx.input.data, ctx.params[0], ctx.params[1],
                               ctx.params[2], ctx.params[3], out.data, ctx.stream);
+  }
+#endif
+
+  // Training on the GPU: batch statistics, x_hat and the rolling update on the device, the
+  // backward of the CPU path (dL/dx in place of dL/dy, then added to the input's gradient).
+  bool has_cuda_backward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  struct CudaTraining final : CudaLayerTraining {
+    cuda::DeviceArray<float> x_hat, mean, variance;
+  };
+  std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t) override {
+    auto t = std::make_unique<CudaTraining>();
+    t->x_hat = cuda::DeviceArray<float>(output_shape.per_image() * size_t(batch));
+    t->mean = cuda::DeviceArray<float>(size_t(input_shape.c));
+    t->variance = cuda::DeviceArray<float>(size_t(input_shape.c));
+    return t;
+  }
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    auto& t = static_cast<CudaTraining&>(*ctx.state);
+    cuda::batchnorm_train_forward(ctx.input.shape, ctx.input.data, ctx.params[param_slot("scales")],
+                                  ctx.params[param_slot("biases")],
+                                  ctx.params[param_slot("rolling_mean")],
+                                  ctx.params[param_slot("rolling_variance")], kRollingMomentum,
+                                  t.mean.data(), t.variance.data(), t.x_hat.data(), out.data,
+                                  ctx.stream);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    auto& t = static_cast<CudaTraining&>(*ctx.state);
+    const size_t sc = param_slot("scales"), b = param_slot("biases");
+    cuda::batchnorm_backward(ctx.delta.shape, ctx.delta.data, ctx.params[sc], t.variance.data(),
+                             t.x_hat.data(), ctx.grads[sc], ctx.grads[b], ctx.delta.data,
+                             ctx.stream);
+    if (ctx.input_delta.data)
+      cuda::accumulate(ctx.delta.data, ctx.delta.size(), ctx.input_delta.data, ctx.stream);
   }
 #endif
 

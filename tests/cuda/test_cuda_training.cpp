@@ -1,15 +1,15 @@
 // Training on a CUDA device against training on the CPU (docs/gpu.md, "Training on the GPU"):
 // every layer's output, gradient and parameter gradients after one forward/backward pass, a few
-// SGD and Adam steps, the Trainer with GpuTraining and its checkpoints, two GPUs against one,
-// and a step of yolov4-tiny from ../shared. Skipped (with the reason) without a device; none
-// of these has run yet.
+// SGD and Adam steps, the Trainer with GpuTraining (its checkpoints, multi-scale resizes), two
+// GPUs against one, and a step of yolov4-tiny from ../shared. Skipped (with the reason) without
+// a device; none of these has run yet.
 //
 // Tolerance: as tests/cuda/test_cuda_network.cpp, the device sums in other orders (cuDNN,
 // cuBLAS, per-channel block sums) and its expf/logf differ from glibc's by a few ulp. A float32
 // sum of K terms differs between orders by at most about K * 2^-24 of the sum of |terms|;
 // here K <= 3*3*8 = 72 per convolution output, 4*6*6 = 144 per filter gradient element and
 // batch norm sums over 4*12*12 = 576 values: at most 576 * 6e-8 = 3.4e-5 of a tensor's scale per
-// layer, and the backward pass goes through 15 layers. Gradients and outputs are compared with
+// layer, and the backward pass goes through 17 layers. Gradients and outputs are compared with
 // |gpu - cpu| <= 1e-3 * max|cpu| over the tensor + 1e-3 * |cpu|: 2x-30x the one-layer bound and
 // far below an indexing or layout mistake (of the order of the values). Parameters after a few
 // steps move by lr * gradient, so they are compared with the same rule.
@@ -27,6 +27,7 @@
 #include "cuda/training_cfgs.h"
 #include "mishnet/cfg.h"
 #include "mishnet/error.h"
+#include "mishnet/multi_scale.h"
 #include "mishnet/network.h"
 #include "mishnet/optimizer.h"
 #include "mishnet/trainer.h"
@@ -228,6 +229,61 @@ TEST(CudaTraining, TrainerOnOneGpuMatchesTheCpuTrainer) {
   load_weights(loaded, path);
   EXPECT_TRUE(std::equal(loaded.param_data(), loaded.param_data() + loaded.num_params(),
                          host.param_data()));
+}
+
+// Multi-scale training on one GPU: each resize brings the device's state down, rebuilds the
+// host network and the device network at the new size, and uploads again; the losses and
+// weights follow the CPU run (the same sizes: the draw depends on the seed only).
+TEST(CudaTraining, MultiScaleTrainingOnOneGpuMatchesTheCpu) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  const uint64_t seed = test::test_seed();
+  const std::string text = training_cfg_text();
+  const Cfg cfg = parse_cfg_text(text, "train.cfg");
+  MultiScale ms;
+  ms.base = {12, 12};
+  ms.coefficient = 1.4f;  // 8x8 .. 16x16 in steps of 4
+  ms.resize_step = 4;
+  ms.period = 2;
+  ms.max_batches = 1000;
+  TrainerOptions to;
+  to.backup_dir = test::scratch_dir("cuda_trainer_ms");
+  to.seed = seed;
+  to.max_batches = 8;
+  to.multi_scale = ms;
+  to.resize = [&cfg](Network& n, InputSize size) {
+    NetworkOptions o;
+    o.batch = 4;
+    resize_training_network(n, cfg, o, size);
+  };
+  struct Resizing final : BatchSource {
+    Network& net;
+    uint64_t seed;
+    Resizing(Network& n, uint64_t s) : net(n), seed(s) {}
+    void fill(int64_t k, float* images, float* truth) override {
+      Synthetic(net.input_shape(), net.truth_floats(), seed).fill(k, images, truth);
+    }
+  };
+  Network cpu = build_training(text, 4, false);
+  Network host = build_training(text, 4, false);
+  init_weights(cpu, seed);
+  copy_params(cpu, host);
+  Resizing cpu_data(cpu, seed), gpu_data(host, seed);
+  to.name = "cpu";
+  Trainer cpu_trainer(cpu, cpu_data, to);
+  GpuTraining device(host, {0}, nullptr);
+  to.name = "gpu";
+  to.device = &device;
+  Trainer gpu_trainer(host, gpu_data, to);
+  while (!cpu_trainer.done()) {
+    const IterationStats c = cpu_trainer.step();
+    const IterationStats g = gpu_trainer.step();
+    EXPECT_NEAR(g.loss, c.loss, 1e-3f * std::fabs(c.loss) + 1e-5f) << c.iteration;
+    EXPECT_EQ(host.input_shape(), cpu.input_shape()) << c.iteration;
+  }
+  gpu_trainer.sync_host();
+  expect_matches(std::vector<float>(host.param_data(), host.param_data() + host.num_params()),
+                 std::vector<float>(cpu.param_data(), cpu.param_data() + cpu.num_params()),
+                 "parameters after multi-scale training");
 }
 
 // Two GPUs with the batch split in two compute what one GPU computes with the whole batch (no

@@ -56,14 +56,14 @@ std::string joined(const std::vector<std::string>& lines) {
 
 TEST(CudaTrainingPlan, TheTestNetworkTrainsOnTheDeviceExceptItsLoss) {
   Network net = build_text(training_cfg_text());
-  ASSERT_EQ(net.num_layers(), 15);
+  ASSERT_EQ(net.num_layers(), 17);
   const DeviceTrainingPlan p = plan_device_training(net);
   EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
   // The softmax computes the loss on the host; the cost after it is a pass-through on the device.
-  EXPECT_EQ(layers_at(p, TrainPlace::host), (std::vector<int>{13}));
+  EXPECT_EQ(layers_at(p, TrainPlace::host), (std::vector<int>{15}));
   // The host needs the outputs and gradients that the softmax reads and writes.
   for (int i = 0; i < net.num_layers(); ++i) {
-    const bool near_loss = i == 12 || i == 13;
+    const bool near_loss = i == 14 || i == 15;
     EXPECT_EQ(p.host_output[size_t(i)], near_loss) << i;
     EXPECT_EQ(p.host_delta[size_t(i)], near_loss) << i;
   }
@@ -247,6 +247,18 @@ TEST(CudaTrainingPlan, TheUpdatePlanIsWhatTheCpuOptimizerApplies) {
         EXPECT_FLOAT_EQ(p.adam.decay, block->name == "weights" ? 0.0005f : 0.0f);
       }
     }
+  }
+}
+
+TEST(CudaTrainingPlan, FootprintCountsOutputsGradientsAndOptimizerBuffers) {
+  for (const bool adam : {false, true}) {
+    Network net = build_text(training_cfg_text(adam ? "adam=1" : ""), 4);
+    size_t floats = 0;
+    for (int i = 0; i < net.num_layers(); ++i)
+      floats += (net.layer(i).output_shape.per_image() * 4 + 63) / 64 * 64;
+    const DeviceTrainingFootprint f = device_training_footprint(net);
+    EXPECT_EQ(f.activations, 2 * floats * sizeof(float));  // outputs and gradients
+    EXPECT_EQ(f.parameters, net.num_params() * sizeof(float) * (adam ? 4u : 3u));
   }
 }
 

@@ -1,7 +1,8 @@
 // A small network for the GPU training tests: every layer type of the CSP/YOLO family that
 // trains on the device (convolution with and without batch norm, Mish/leaky/swish/logistic,
-// groups, stride 2; maxpool, shortcut, route with groups and concatenation, upsample, dropout,
-// global avgpool, connected with batch norm) and the host loss layers (softmax, cost).
+// groups, stride 2; maxpool, shortcut, route with groups and concatenation, upsample,
+// [batchnorm], [activation], dropout, global avgpool, connected with batch norm, the cost after
+// the softmax) and the host loss layer (softmax with its cross-entropy).
 #pragma once
 
 namespace mishnet::test {
@@ -79,25 +80,32 @@ activation=logistic
 [route]
 layers=-1,4
 
-# 9: dropout (the mask drawn from the run's generator: the same on the CPU and the GPU)
+# 9: a [batchnorm] layer of its own (batch statistics, x_hat on the device)
+[batchnorm]
+
+# 10: an [activation] layer (derivative from the kept input)
+[activation]
+activation=mish
+
+# 11: dropout (the mask drawn from the run's generator: the same on the CPU and the GPU)
 [dropout]
 probability=0.25
 
-# 10: 1x1x16
+# 12: 1x1x16
 [avgpool]
 
-# 11: 1x1x8, batch norm, leaky
+# 13: 1x1x8, batch norm, leaky
 [connected]
 output=8
 batch_normalize=1
 activation=leaky
 
-# 12: 1x1x5 class scores
+# 14: 1x1x5 class scores
 [connected]
 output=5
 activation=linear
 
-# 13, 14: the loss (host layers)
+# 15, 16: the loss (host layer) and a pass-through
 [softmax]
 groups=1
 
