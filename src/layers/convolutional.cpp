@@ -15,6 +15,7 @@
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/conv_geometry.h"
 #include "backend/cuda/cudnn_convolution.h"
+#include "layers/cuda_batchnorm_activation.h"
 #include "backend/cuda/device_memory.h"
 #endif
 
@@ -198,20 +199,15 @@ class ConvolutionalLayer final : public Layer {
   bool has_cuda_backward() const override { return activation_is_elementwise(activation_); }
 #if defined(MISHNET_HAVE_CUDA)
   struct CudaTraining final : CudaLayerTraining {
+    CudaTraining(bool bn, Activation a, size_t floats, int channels)
+        : after(bn, a, floats, channels) {}
     std::unique_ptr<cuda::CudnnConvolution> conv;
-    cuda::DeviceArray<float> x_hat, mean, variance, pre_activation;
+    cuda::BatchNormActivationTraining after;  // batch norm / bias and the activation
   };
   std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t limit) override {
-    auto t = std::make_unique<CudaTraining>();
+    auto t = std::make_unique<CudaTraining>(batch_normalize_, activation_,
+                                            output_shape.per_image() * size_t(batch), filters_);
     t->conv = std::make_unique<cuda::CudnnConvolution>(describe(batch), limit);
-    const size_t out = output_shape.per_image() * size_t(batch);
-    if (batch_normalize_) {
-      t->x_hat = cuda::DeviceArray<float>(out);
-      t->mean = cuda::DeviceArray<float>(size_t(filters_));
-      t->variance = cuda::DeviceArray<float>(size_t(filters_));
-    } else if (activation_needs(activation_) == ActivationNeeds::input) {
-      t->pre_activation = cuda::DeviceArray<float>(out);
-    }
     return t;
   }
   void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
@@ -219,42 +215,19 @@ class ConvolutionalLayer final : public Layer {
     const float* biases = ctx.params[param_slot("biases")];
     t.conv->forward(ctx.input.data, ctx.params[param_slot("weights")],
                     batch_normalize_ ? nullptr : biases, out.data, ctx.stream);
-    if (batch_normalize_) {
-      cuda::batchnorm_train_forward(out.shape, out.data, ctx.params[param_slot("scales")], biases,
-                                    ctx.params[param_slot("rolling_mean")],
-                                    ctx.params[param_slot("rolling_variance")], 0.01f,
-                                    t.mean.data(), t.variance.data(), t.x_hat.data(), out.data,
-                                    ctx.stream);
-    } else if (t.pre_activation.size() > 0) {
-      cuda::copy_on_device(t.pre_activation.data(), out.data, out.size() * sizeof(float),
-                           ctx.stream);
-    }
-    if (activation_ != Activation::linear)
-      cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+    t.after.forward(out, cuda::batchnorm_activation_params(*this, batch_normalize_, ctx.params, {}),
+                    ctx.stream);
   }
   void backward_cuda(const CudaBackwardContext& ctx) override {
     auto& t = static_cast<CudaTraining&>(*ctx.state);
-    const Tensor& delta = ctx.delta;
-    const size_t b = param_slot("biases");
-    if (batch_normalize_) {
-      const size_t sc = param_slot("scales");
-      cuda::activation_backward_from_batchnorm(activation_, delta.shape, delta.data,
-                                               t.x_hat.data(), ctx.params[sc], ctx.params[b],
-                                               ctx.output.data, ctx.stream);
-      cuda::batchnorm_backward(delta.shape, delta.data, ctx.params[sc], t.variance.data(),
-                               t.x_hat.data(), ctx.grads[sc], ctx.grads[b], delta.data,
-                               ctx.stream);
-    } else {
-      if (activation_ != Activation::linear)
-        cuda::activation_backward(activation_, delta.shape, delta.data,
-                                  t.pre_activation.size() > 0 ? t.pre_activation.data() : nullptr,
-                                  ctx.output.data, ctx.stream);
-      cuda::bias_backward(delta.shape, delta.data, ctx.grads[b], ctx.stream);
-    }
+    t.after.backward(ctx.delta, ctx.output.data,
+                     cuda::batchnorm_activation_params(*this, batch_normalize_, ctx.params,
+                                                       ctx.grads),
+                     ctx.stream);
     const size_t w = param_slot("weights");
-    t.conv->backward_filter(ctx.input.data, delta.data, ctx.grads[w], ctx.stream);
+    t.conv->backward_filter(ctx.input.data, ctx.delta.data, ctx.grads[w], ctx.stream);
     if (ctx.input_delta.data)
-      t.conv->backward_data(delta.data, ctx.params[w], ctx.input_delta.data, ctx.stream);
+      t.conv->backward_data(ctx.delta.data, ctx.params[w], ctx.input_delta.data, ctx.stream);
   }
 #endif
 
