@@ -157,8 +157,7 @@ ops::HeadDesc YoloLayer::head_desc(const Shape& out) const {
 
 void YoloLayer::forward(const ForwardContext& ctx, Tensor& out) {
   const ops::HeadDesc d = head_desc(out.shape);
-  ops::yolo_activate_reference(d, ctx.input.data, out.data, options_.scale_x_y,
-                               options_.new_coords);
+  ops::yolo_activate(d, ctx.input.data, out.data, options_.scale_x_y, options_.new_coords);
   if (!ctx.training || !ctx.truth) return;
   YoloLossGeometry g;
   g.batch = out.shape.n;

@@ -18,6 +18,11 @@ struct HeadDesc {
 void yolo_activate_reference(const HeadDesc& d, const float* src, float* dst, float scale_x_y,
                              bool new_coords);
 
+// The same with the vectorised logistic of ops/vector_math.h (within a few ulp of the
+// reference's expf): what the CPU layer runs, in inference and training.
+void yolo_activate(const HeadDesc& d, const float* src, float* dst, float scale_x_y,
+                   bool new_coords);
+
 // Darknet's forward_region_layer in inference: logistic on objectness (entry 4) and, when
 // `softmax`, a softmax over the classes (entries 5..) of each anchor and cell. Coordinates pass
 // through raw (the decoder applies the logistic to x, y). Layout stays NCHW.
