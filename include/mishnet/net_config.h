@@ -67,6 +67,9 @@ struct NetConfig {
   // cuDNN workspace limit per convolution algorithm, in MB of 2^20 bytes (Darknet's key and
   // default): the GPU backend picks the fastest algorithm whose workspace fits.
   double workspace_size_limit_MB = 1024.0;
+  // Mixed-precision GPU training (a mishnet extension, 0 or 1, default 0): only the GPU
+  // training path reads it; the CPU path ignores it with a note on stderr. See docs/gpu.md.
+  bool mixed_precision = false;
 
   // Reads every key of [net]; keys left unread are reported by the caller.
   static NetConfig parse(const CfgSection& net);

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <map>
 #include <string>
 #include <memory>
@@ -101,6 +102,10 @@ void run_train_benchmark(const TrainBenchmarkArgs& a) {
   o.optimized_memory = a.optimized_memory;
   o.backend = a.net.force_reference ? BackendKind::reference : BackendKind::cpu;
   Network net = Network::from_cfg_file(a.cfg, o);
+  if (net.config().mixed_precision)
+    std::cerr << a.cfg
+              << ": note: [net] mixed_precision=1 applies to GPU training only; the CPU ignores "
+                 "it\n";
   init_weights(net, 1);
   net.set_training(true);
   Optimizer optimizer(net);

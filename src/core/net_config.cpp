@@ -82,6 +82,7 @@ NetConfig NetConfig::parse(const CfgSection& s) {
   c.workspace_size_limit_MB = s.get_float("workspace_size_limit_MB", 1024.0f);
   if (!(c.workspace_size_limit_MB >= 0.0))
     s.fail_key("workspace_size_limit_MB", "must be at least 0 (MB of cuDNN workspace)");
+  c.mixed_precision = s.get_bool("mixed_precision", false);  // 0 or 1, else file:line error
 
   // Keys Darknet reads in [net] that mishnet accepts but does not act on: they tune Darknet's
   // own runtime (CUDA streams, time-steps of recurrent nets, adversarial attacks, ...).

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <random>
 
 #include "mishnet/error.h"
@@ -31,6 +32,16 @@ Trainer::Trainer(Network& net, BatchSource& data, TrainerOptions options)
   size_t truth = net.truth_floats();
   if (truth == 0) fail(net.cfg_path(), ": the network has no loss layer (softmax/cost, yolo, ...)");
   truth_.resize(truth * size_t(net.batch()));
+  // [net] mixed_precision=1 is meant for GPU training only (docs/gpu.md); its device side
+  // (fp16 convolutions with dynamic loss scaling) is not built yet, so both paths train in
+  // float32 and say so once.
+  if (c.mixed_precision)
+    std::cerr << net.cfg_path()
+              << (options_.device
+                      ? ": note: [net] mixed_precision=1: the fp16 GPU training path is not "
+                        "implemented yet; training in float32\n"
+                      : ": note: [net] mixed_precision=1 applies to GPU training only; the CPU "
+                        "ignores it\n");
 }
 
 std::string Trainer::checkpoint_path(const std::string& suffix) const {

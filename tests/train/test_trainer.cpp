@@ -94,6 +94,34 @@ TEST(Trainer, LossFalls) {
   EXPECT_EQ(net.seen, 40u * 4u);
 }
 
+// [net] mixed_precision=1 is for GPU training: the CPU path trains exactly as without it and
+// says so once on stderr.
+TEST(Trainer, MixedPrecisionIsIgnoredOnTheCpuWithOneNote) {
+  TrainerOptions opt;
+  opt.name = "mp";
+  opt.seed = 3;
+  opt.max_batches = 3;
+  Network plain = make_training_net(cfg_text("", "leaky"));
+  SyntheticSource data_plain(plain.input_shape(), plain.truth_floats(), 5);
+  testing::internal::CaptureStderr();
+  Trainer a(plain, data_plain, opt);
+  while (!a.done()) a.step();
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+
+  Network mixed = make_training_net(cfg_text("mixed_precision=1\n", "leaky"));
+  ASSERT_TRUE(mixed.config().mixed_precision);
+  SyntheticSource data_mixed(mixed.input_shape(), mixed.truth_floats(), 5);
+  testing::internal::CaptureStderr();
+  Trainer b(mixed, data_mixed, opt);
+  while (!b.done()) b.step();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err, "train.cfg: note: [net] mixed_precision=1 applies to GPU training only; the CPU "
+                 "ignores it\n");
+
+  ASSERT_EQ(plain.num_params(), mixed.num_params());
+  EXPECT_EQ(std::memcmp(plain.param_data(), mixed.param_data(), plain.num_params() * 4), 0);
+}
+
 void check_exact_resume(const std::string& text) {
   std::string dir = test::scratch_dir("trainer_resume");
   TrainerOptions opt;

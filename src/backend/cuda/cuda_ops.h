@@ -161,6 +161,13 @@ void sgd_update(const kernels::SgdStep& p, float* w, float* velocity, const floa
 void adam_update(const kernels::AdamStep& p, float* w, float* m, float* v, const float* grad, size_t n,
                  StreamHandle stream = nullptr);
 
+// --- Mixed-precision training (kernels/mixed_precision.h, train/loss_scale.h) ---
+// True when any of the n values is inf or nan (waits for the stream: the flag comes back to
+// the host).
+bool gradients_overflow(const float* grad, size_t n, StreamHandle stream = nullptr);
+// x *= factor for n values: the loss scale on the loss deltas, 1/scale on the gradients.
+void scale_values(float* x, size_t n, float factor, StreamHandle stream = nullptr);
+
 // --- Input (data/image.cpp's load_image conversion) ---
 // dst (batch x channels x h x w floats in [0, 1]) from interleaved 8-bit pixels (batch x h x w x
 // channels), for batches uploaded as bytes (4x less to copy than floats).
