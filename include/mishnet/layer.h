@@ -189,6 +189,9 @@ class Layer {
   // Training forward on the device: batch statistics, x_hat kept in the state, dropout masks
   // drawn from ctx.rng exactly as the CPU forward draws them. Default throws.
   virtual void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out);
+  // For a layer whose training forward is its inference forward_cuda and reads no parameters
+  // (route, upsample, pooling, softmax): that forward, with the training context's tensors.
+  void forward_cuda_as_inference(const CudaTrainContext& ctx, Tensor& out);
   // Backward on the device with the semantics of backward(): ADD into ctx.input_delta, the
   // deltas of `inputs` and ctx.grads. Default throws.
   virtual void backward_cuda(const CudaBackwardContext& ctx);

@@ -38,6 +38,11 @@ void Layer::forward_cuda_train(const CudaTrainContext&, Tensor&) {
        "should have run it on the CPU)");
 }
 
+void Layer::forward_cuda_as_inference(const CudaTrainContext& ctx, Tensor& out) {
+  const std::vector<float*> no_params;
+  forward_cuda(CudaForwardContext{ctx.input, ctx.outputs, no_params, ctx.stream}, out);
+}
+
 void Layer::backward_cuda(const CudaBackwardContext&) {
   fail("layer ", index, " [", type(), "] has no CUDA backward (the GPU training network should "
        "have run it on the CPU)");

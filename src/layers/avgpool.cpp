@@ -34,8 +34,7 @@ class AvgpoolLayer final : public Layer {
   bool has_cuda_backward() const override { return true; }
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
-    const std::vector<float*> none;
-    forward_cuda(CudaForwardContext{ctx.input, ctx.outputs, none, ctx.stream}, out);
+    forward_cuda_as_inference(ctx, out);
   }
   void backward_cuda(const CudaBackwardContext& ctx) override {
     if (!ctx.input_delta.data) return;

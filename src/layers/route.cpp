@@ -52,14 +52,7 @@ class RouteLayer final : public Layer {
       channels += in.c / groups_;
     }
     output_shape = Shape{1, channels, first.h, first.w};
-    // In nChw16c a run of whole channel blocks is as contiguous per image as in NCHW, with the
-    // same offsets and lengths: copy_channels does both when every part and offset is whole.
-    whole_blocks_ = true;
-    for (int src : inputs) {
-      const int part = ctx.outputs[size_t(src)].c / groups_;
-      if (part % 16 != 0 || (group_id_ * part) % 16 != 0) whole_blocks_ = false;
-      parts_.push_back(part);
-    }
+    for (int src : inputs) parts_.push_back(ctx.outputs[size_t(src)].c / groups_);
   }
 
   std::vector<ChannelSource> channel_sources() const override {
@@ -72,8 +65,12 @@ class RouteLayer final : public Layer {
     return sources;
   }
 
+  // In nChw16c a run of whole channel blocks is as contiguous per image as in NCHW, with the
+  // same offsets and lengths: copy_channels does both when every part and offset is whole.
   BlockedSupport blocked_support() const override {
-    return whole_blocks_ ? BlockedSupport::follows : BlockedSupport::none;
+    for (int part : parts_)
+      if (part % 16 != 0 || (group_id_ * part) % 16 != 0) return BlockedSupport::none;
+    return BlockedSupport::follows;
   }
 
   const char* type() const override { return "route"; }
@@ -108,8 +105,7 @@ class RouteLayer final : public Layer {
   bool has_cuda_backward() const override { return true; }
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
-    const std::vector<float*> none;
-    forward_cuda(CudaForwardContext{ctx.input, ctx.outputs, none, ctx.stream}, out);
+    forward_cuda_as_inference(ctx, out);
   }
   void backward_cuda(const CudaBackwardContext& ctx) override {
     const int spatial = ctx.delta.shape.h * ctx.delta.shape.w;
@@ -155,8 +151,7 @@ class RouteLayer final : public Layer {
 
  private:
   int groups_ = 1, group_id_ = 0;
-  bool whole_blocks_ = false;  // every part a run of whole 16-channel blocks
-  std::vector<int> parts_;     // channels taken from each input
+  std::vector<int> parts_;  // channels taken from each input
 };
 
 MISHNET_REGISTER_LAYER("route", RouteLayer);
