@@ -113,10 +113,15 @@ class ConnectedLayer final : public Layer {
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
     const ops::InnerProductDesc d{out.shape.n, inputs_, outputs_};
-    cuda::inner_product_forward(d, ctx.input.data, ctx.params[0], ctx.params[1], out.data,
-                                ctx.stream);
-    if (activation_ != Activation::linear)
+    if (!activation_is_elementwise(activation_)) {
+      cuda::inner_product_forward(d, ctx.input.data, ctx.params[0], ctx.params[1], out.data,
+                                  ctx.stream);
       cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+      return;
+    }
+    // The bias and the activation in one pass after the sgemm.
+    cuda::inner_product_forward(d, ctx.input.data, ctx.params[0], nullptr, out.data, ctx.stream);
+    cuda::bias_activation_forward(activation_, out.shape, out.data, ctx.params[1], ctx.stream);
   }
 #endif
 

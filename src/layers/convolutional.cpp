@@ -174,7 +174,8 @@ class ConvolutionalLayer final : public Layer {
     return activation_is_elementwise(activation_) ? BlockedSupport::any : BlockedSupport::none;
   }
 
-  // cuDNN convolution + bias with the folded weights, then the activation kernel.
+  // cuDNN convolution with the folded weights; bias and activation fused into cuDNN's call
+  // (relu, linear) or applied in one pass after it (backend/cuda/conv_epilogue.h).
   bool has_cuda_forward() const override { return true; }
   std::vector<std::span<const float>> cuda_parameters() override {
     return {folded_weights_, folded_bias_};
@@ -187,9 +188,8 @@ class ConvolutionalLayer final : public Layer {
           cuda::CudnnConvolution::Directions::forward_only);
       cudnn_batch_ = out.shape.n;
     }
-    cudnn_->forward(ctx.input.data, ctx.params[0], ctx.params[1], out.data, ctx.stream);
-    if (activation_ != Activation::linear)
-      cuda::activation_forward(activation_, out.shape, out.data, out.data, ctx.stream);
+    cudnn_->forward_activation(ctx.input.data, ctx.params[0], ctx.params[1], activation_,
+                               out.data, ctx.stream);
   }
 #endif
 

@@ -51,6 +51,9 @@ void activation_backward_from_batchnorm(Activation a, const Shape& shape, float*
                                         const float* biases, const float* y,
                                         StreamHandle stream = nullptr);
 void add_bias(const Shape& shape, float* y, const float* bias, StreamHandle stream = nullptr);
+// y = f(y + bias[channel]) in one pass (bias may be null); an element-wise activation only.
+void bias_activation_forward(Activation a, const Shape& shape, float* y, const float* bias,
+                             StreamHandle stream = nullptr);
 // dbias += sum over batch and pixels of dy per channel.
 void bias_backward(const Shape& shape, const float* dy, float* dbias, StreamHandle stream = nullptr);
 

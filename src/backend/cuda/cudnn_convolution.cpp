@@ -76,8 +76,14 @@ struct CudnnConvolution::Impl {
   cudnnFilterDescriptor_t w_desc = nullptr;
   cudnnConvolutionDescriptor_t conv_desc = nullptr;
   Algorithms algos;
+  // For cuDNN's fused forward (made on first use): the bias as 1 x K x 1 x 1, the activation.
+  cudnnTensorDescriptor_t bias_desc = nullptr;
+  cudnnActivationDescriptor_t relu_desc = nullptr, identity_desc = nullptr;
 
   ~Impl() {
+    if (bias_desc) (void)cudnnDestroyTensorDescriptor(bias_desc);
+    if (relu_desc) (void)cudnnDestroyActivationDescriptor(relu_desc);
+    if (identity_desc) (void)cudnnDestroyActivationDescriptor(identity_desc);
     if (x_desc) (void)cudnnDestroyTensorDescriptor(x_desc);
     if (y_desc) (void)cudnnDestroyTensorDescriptor(y_desc);
     if (w_desc) (void)cudnnDestroyFilterDescriptor(w_desc);
@@ -169,6 +175,19 @@ struct CudnnConvolution::Impl {
     algorithm_cache().emplace(key, algos);
   }
 
+  void describe_fused() {
+    if (bias_desc) return;
+    MISHNET_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bias_desc));
+    MISHNET_CUDNN_CHECK(cudnnSetTensor4dDescriptor(bias_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                   1, g.y[1], 1, 1));
+    MISHNET_CUDNN_CHECK(cudnnCreateActivationDescriptor(&relu_desc));
+    MISHNET_CUDNN_CHECK(cudnnSetActivationDescriptor(relu_desc, CUDNN_ACTIVATION_RELU,
+                                                     CUDNN_NOT_PROPAGATE_NAN, 0.0));
+    MISHNET_CUDNN_CHECK(cudnnCreateActivationDescriptor(&identity_desc));
+    MISHNET_CUDNN_CHECK(cudnnSetActivationDescriptor(identity_desc, CUDNN_ACTIVATION_IDENTITY,
+                                                     CUDNN_NOT_PROPAGATE_NAN, 0.0));
+  }
+
   // The thread's handle on `stream`, with a workspace of at least the chosen algorithms' size.
   ThreadCudnn& prepare(StreamHandle stream) {
     ThreadCudnn& t = thread_cudnn();
@@ -199,6 +218,37 @@ void CudnnConvolution::forward(const float* x, const float* w, const float* bias
                                               m.conv_desc, m.algos.forward, t.workspace.data(),
                                               t.workspace.bytes(), &zero, m.y_desc, y));
   if (bias) add_bias(Shape{m.g.y[0], m.g.y[1], m.g.y[2], m.g.y[3]}, y, bias, stream);
+}
+
+static_assert(kCudnnImplicitPrecompGemm == int(CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM));
+
+ConvEpilogue CudnnConvolution::epilogue(Activation a, bool has_bias) const {
+  return choose_conv_epilogue(a, has_bias, int(impl_->algos.forward));
+}
+
+void CudnnConvolution::forward_activation(const float* x, const float* w, const float* bias,
+                                          Activation a, float* y, StreamHandle stream) {
+  Impl& m = *impl_;
+  const Shape out{m.g.y[0], m.g.y[1], m.g.y[2], m.g.y[3]};
+  const ConvEpilogue e = epilogue(a, bias != nullptr);
+  if (e == ConvEpilogue::cudnn_fused_relu || e == ConvEpilogue::cudnn_fused_identity) {
+    m.describe_fused();
+    ThreadCudnn& t = m.prepare(stream);
+    // y = act(1 * conv(x) + 0 * z + bias) with z = y (cuDNN reads z only when alpha2 != 0).
+    const float one = 1.0f, zero = 0.0f;
+    MISHNET_CUDNN_CHECK(cudnnConvolutionBiasActivationForward(
+        t.handle, &one, m.x_desc, x, m.w_desc, w, m.conv_desc, m.algos.forward,
+        t.workspace.data(), t.workspace.bytes(), &zero, m.y_desc, y, m.bias_desc, bias,
+        e == ConvEpilogue::cudnn_fused_relu ? m.relu_desc : m.identity_desc, m.y_desc, y));
+    return;
+  }
+  if (e == ConvEpilogue::bias_then_activation) {
+    forward(x, w, bias, y, stream);
+    activation_forward(a, out, y, y, stream);
+    return;
+  }
+  forward(x, w, nullptr, y, stream);
+  if (e == ConvEpilogue::bias_activation_kernel) bias_activation_forward(a, out, y, bias, stream);
 }
 
 void CudnnConvolution::backward_data(const float* dy, const float* w, float* dx,

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "backend/cuda/conv_epilogue.h"
 #include "backend/cuda/stream_handle.h"
 #include "ops/conv2d.h"
 
@@ -26,6 +27,14 @@ class CudnnConvolution {
   // Darknet's layout [out_c][in_c/groups][kh][kw].
   void forward(const float* x, const float* w, const float* bias, float* y,
                StreamHandle stream = nullptr);
+  // y = f(conv(x, w) + bias) for inference: cuDNN's fused convolution + bias + activation where
+  // cuDNN allows it, otherwise the convolution and one element-wise pass (conv_epilogue.h says
+  // which). bias may be null.
+  void forward_activation(const float* x, const float* w, const float* bias, Activation a,
+                          float* y, StreamHandle stream = nullptr);
+  // What forward_activation does for `a` with this convolution's forward algorithm.
+  ConvEpilogue epilogue(Activation a, bool has_bias) const;
+
   // dx += dL/dx (ADD, as ops::Conv2dBackwardOp).
   void backward_data(const float* dy, const float* w, float* dx, StreamHandle stream = nullptr);
   // dw += dL/dw.
