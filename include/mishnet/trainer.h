@@ -55,6 +55,12 @@ class TrainingDevice {
   virtual void update(const std::vector<ParamUpdate>& updates, bool adam) = 0;
   // The host network was rebuilt (multi-scale resize): rebuild the device side from it.
   virtual void network_changed(Network& net) = 0;
+  // Input staging (overlap): when true, the Trainer fills the next mini-batch of an iteration
+  // on another thread while the current one trains and calls stage() with it there; stage()
+  // starts its upload (pinned buffer, copy stream) so that the forward_backward() that later
+  // receives the same addresses finds it on the device. The contents stay unchanged until then.
+  virtual bool stages_inputs() const { return false; }
+  virtual void stage(const float* /*images*/, const float* /*truth*/) {}
 };
 
 struct TrainerOptions {
@@ -109,7 +115,8 @@ class Trainer {
   int images_per_batch_ = 1;
   double average_loss_ = -1.0;
   double elapsed_ = 0.0;
-  std::vector<float> images_, truth_;
+  // Two mini-batch buffers: with a staging device the next one is filled while one trains.
+  std::vector<float> images_, truth_, next_images_, next_truth_;
   bool device_current_ = false;  // the device holds the host's parameters and optimizer state
   bool host_current_ = true;     // the host holds the device's (after a download)
 };

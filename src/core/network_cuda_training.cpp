@@ -4,7 +4,11 @@
 #include "core/network_cuda_training.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <exception>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "mishnet/error.h"
@@ -14,6 +18,8 @@
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/device.h"
 #include "backend/cuda/device_memory.h"
+#include "backend/cuda/event.h"
+#include "backend/cuda/staging_slots.h"
 #endif
 
 namespace mishnet {
@@ -36,6 +42,17 @@ struct CudaTrainingNetwork::Impl {
   // Host copies for the host layers and the layers they read (plan.host_output/host_delta).
   std::vector<std::vector<float>> host_output_store, host_delta_store;
   std::vector<Tensor> host_outputs, host_deltas;
+  // Input staging (stage_input): made on first use. `copied` marks the end of a slot's upload
+  // on the copy stream; the forward's stream waits for it.
+  struct StagedInput {
+    cuda::PinnedBuffer host;
+    cuda::DeviceBuffer device;
+    std::unique_ptr<cuda::Event> copied;
+  };
+  std::mutex staging_mutex;
+  cuda::StagingSlots slots;
+  std::array<StagedInput, 2> staged;
+  std::unique_ptr<cuda::Stream> copy_stream;
 
   Impl(Network& n, int d) : net(n), device(d) {}
 
@@ -191,6 +208,33 @@ void CudaTrainingNetwork::download_optimizer(Optimizer& opt) const {
   m.stream.synchronize();
 }
 
+void CudaTrainingNetwork::stage_input(const float* input) {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);  // this thread may be another than the one that trains
+  const size_t in_bytes = m.net.input_shape().size() * sizeof(float);
+  int s = 0;
+  {
+    std::lock_guard<std::mutex> lock(m.staging_mutex);
+    if (!m.copy_stream) {
+      m.copy_stream = std::make_unique<cuda::Stream>();
+      for (auto& slot : m.staged) {
+        slot.host = cuda::PinnedBuffer(in_bytes);
+        slot.device = cuda::DeviceBuffer(in_bytes);
+        slot.copied = std::make_unique<cuda::Event>();
+      }
+    }
+    s = m.slots.begin(input);
+  }
+  Impl::StagedInput& slot = m.staged[size_t(s)];
+  // A reused slot's earlier upload may still be reading the pinned buffer.
+  slot.copied->synchronize();
+  std::memcpy(slot.host.data(), input, in_bytes);
+  cuda::copy_to_device(slot.device.data(), slot.host.data(), in_bytes, m.copy_stream->handle());
+  slot.copied->record(m.copy_stream->handle());
+  std::lock_guard<std::mutex> lock(m.staging_mutex);
+  m.slots.finish(s);
+}
+
 void CudaTrainingNetwork::zero_grads() {
   Impl& m = *impl_;
   cuda::use_device(m.device);
@@ -210,9 +254,31 @@ float CudaTrainingNetwork::forward_backward(const float* input, const float* tru
                     (m.memory.delta_end - m.memory.delta_begin) * sizeof(float), handle);
   const Shape in_shape = net.input_shape();
   const size_t in_bytes = in_shape.size() * sizeof(float);
-  std::memcpy(m.pinned_input.data(), input, in_bytes);
-  cuda::copy_to_device(m.input.data(), m.pinned_input.data(), in_bytes, handle);
-  const Tensor device_in{static_cast<float*>(m.input.data()), in_shape};
+  // The input: staged ahead by stage_input (the stream waits for its copy), or uploaded now.
+  std::optional<int> slot;
+  {
+    std::lock_guard<std::mutex> lock(m.staging_mutex);
+    slot = m.slots.take(input);
+  }
+  struct ReleaseSlot {  // after the last reader: the stream is synchronised before leaving
+    Impl& m;
+    std::optional<int> slot;
+    ~ReleaseSlot() {
+      // On an error the stream may still read the slot: it stays in use (never rewritten).
+      if (!slot || std::uncaught_exceptions() > 0) return;
+      std::lock_guard<std::mutex> lock(m.staging_mutex);
+      m.slots.release(*slot);
+    }
+  } release_slot{m, slot};
+  float* device_input = static_cast<float*>(m.input.data());
+  if (slot) {
+    m.staged[size_t(*slot)].copied->make_wait(handle);
+    device_input = static_cast<float*>(m.staged[size_t(*slot)].device.data());
+  } else {
+    std::memcpy(m.pinned_input.data(), input, in_bytes);
+    cuda::copy_to_device(m.input.data(), m.pinned_input.data(), in_bytes, handle);
+  }
+  const Tensor device_in{device_input, in_shape};
   const Tensor host_in{const_cast<float*>(input), in_shape};
 
   float loss = 0.0f;
@@ -349,6 +415,7 @@ void CudaTrainingNetwork::download_parameters() {}
 void CudaTrainingNetwork::upload_optimizer(const Optimizer&) {}
 void CudaTrainingNetwork::download_optimizer(Optimizer&) const {}
 void CudaTrainingNetwork::zero_grads() {}
+void CudaTrainingNetwork::stage_input(const float*) { fail("no CUDA in this build"); }
 float CudaTrainingNetwork::forward_backward(const float*, const float*, std::mt19937_64&) {
   fail("no CUDA in this build");
 }

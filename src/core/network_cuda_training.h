@@ -40,6 +40,11 @@ class CudaTrainingNetwork {
   void download_optimizer(Optimizer& opt) const;
 
   void zero_grads();
+  // Starts uploading the mini-batch at `input` on a copy stream (through one of two pinned
+  // slots, backend/cuda/staging_slots.h) so that a later forward_backward(input, ...) uses it
+  // without waiting for a copy; the host memory at `input` must not change until then. May be
+  // called from another thread while forward_backward runs.
+  void stage_input(const float* input);
   // Forward with ground truth, backward from the loss layers; gradients are ADDED (subdivisions
   // accumulate). Returns the loss summed over the batch, as Network::forward_backward.
   float forward_backward(const float* input, const float* truth, std::mt19937_64& rng);

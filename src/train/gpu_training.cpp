@@ -220,6 +220,14 @@ double GpuTraining::forward_backward(const float* images, const float* truth,
   return loss;
 }
 
+void GpuTraining::stage(const float* images, const float* /*truth*/) {
+  Impl& m = *impl_;
+  // On the calling thread (not the GPUs' workers, busy training): only copies are queued.
+  const size_t per_image = m.net.input_shape().per_image();
+  for (int k = 0; k < m.count(); ++k)
+    m.nets[size_t(k)]->stage_input(images + size_t(m.slices[size_t(k)].first) * per_image);
+}
+
 void GpuTraining::update(const std::vector<ParamUpdate>& updates, bool adam) {
   Impl& m = *impl_;
   m.on_each([&](int k) {

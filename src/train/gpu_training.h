@@ -32,6 +32,10 @@ class GpuTraining final : public TrainingDevice {
   double forward_backward(const float* images, const float* truth, std::mt19937_64& rng) override;
   void update(const std::vector<ParamUpdate>& updates, bool adam) override;
   void network_changed(Network& net) override;
+  // Each GPU's slice of the next mini-batch uploads on its copy stream while the current one
+  // trains (CudaTrainingNetwork::stage_input); the truth stays on the host (host loss layers).
+  bool stages_inputs() const override { return true; }
+  void stage(const float* images, const float* truth) override;
 
   int gpus() const;
 

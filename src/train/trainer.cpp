@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <random>
 
@@ -110,11 +111,39 @@ IterationStats Trainer::step() {
     net_.zero_grads();
   double loss = 0.0;
   std::mt19937_64 rng(derive_seed(options_.seed, uint64_t(iteration_)));
-  for (int sub = 0; sub < subdivisions_; ++sub) {
-    int64_t minibatch = iteration_ * subdivisions_ + sub;
-    data_.fill(minibatch, images_.data(), truth_.data());
-    loss += device ? device->forward_backward(images_.data(), truth_.data(), rng)
-                   : net_.forward_backward(images_.data(), truth_.data(), rng);
+  const bool overlap = device && device->stages_inputs() && subdivisions_ > 1;
+  if (overlap) {
+    next_images_.resize(images_.size());
+    next_truth_.resize(truth_.size());
+  }
+  const int64_t first = iteration_ * subdivisions_;
+  if (overlap) {
+    // Mini-batch sub+1 is read and uploaded on another thread while sub trains; the data
+    // source is still called in order, one call at a time, so the batches are the same.
+    data_.fill(first, images_.data(), truth_.data());
+    for (int sub = 0; sub < subdivisions_; ++sub) {
+      std::future<void> next;
+      if (sub + 1 < subdivisions_)
+        next = std::async(std::launch::async, [&, sub] {
+          data_.fill(first + sub + 1, next_images_.data(), next_truth_.data());
+          device->stage(next_images_.data(), next_truth_.data());
+        });
+      try {
+        loss += device->forward_backward(images_.data(), truth_.data(), rng);
+      } catch (...) {
+        if (next.valid()) next.wait();  // never leave the filler writing into our buffers
+        throw;
+      }
+      if (next.valid()) next.get();  // rethrows the filler's error
+      std::swap(images_, next_images_);
+      std::swap(truth_, next_truth_);
+    }
+  } else {
+    for (int sub = 0; sub < subdivisions_; ++sub) {
+      data_.fill(first + sub, images_.data(), truth_.data());
+      loss += device ? device->forward_backward(images_.data(), truth_.data(), rng)
+                     : net_.forward_backward(images_.data(), truth_.data(), rng);
+    }
   }
   float per_image = float(loss / images_per_batch_);
   if (!std::isfinite(per_image))

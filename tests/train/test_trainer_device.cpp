@@ -7,9 +7,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cuda/training_cfgs.h"
@@ -94,7 +97,27 @@ class HostDevice final : public TrainingDevice {
   }
   void zero_grads() override { replica_->zero_grads(); }
   double forward_backward(const float* images, const float* truth, std::mt19937_64& rng) override {
-    return replica_->forward_backward(images, truth, rng);
+    std::vector<float> staged;
+    {
+      std::lock_guard<std::mutex> lock(staging_mutex_);
+      if (staged_key_ == images) {
+        // The contract: the mini-batch at these addresses did not change since stage().
+        EXPECT_TRUE(std::equal(staged_images_.begin(), staged_images_.end(), images));
+        staged.swap(staged_images_);
+        staged_key_ = nullptr;
+        ++staged_hits;
+      }
+    }
+    // A staged mini-batch trains from the device's own copy, as the GPU's staged slot.
+    return replica_->forward_backward(staged.empty() ? images : staged.data(), truth, rng);
+  }
+  bool stages_inputs() const override { return staging; }
+  void stage(const float* images, const float*) override {
+    std::lock_guard<std::mutex> lock(staging_mutex_);
+    EXPECT_EQ(staged_key_, nullptr) << "staged twice without a forward in between";
+    staged_key_ = images;
+    staged_images_.assign(images, images + replica_->input_shape().size());
+    if (std::this_thread::get_id() != trainer_thread) ++staged_off_thread;
   }
   void update(const std::vector<ParamUpdate>& updates, bool adam) override {
     float* w = replica_->param_data();
@@ -114,8 +137,14 @@ class HostDevice final : public TrainingDevice {
   }
 
   int uploads = 0, downloads = 0, rebuilds = 0;
+  bool staging = false;
+  int staged_hits = 0, staged_off_thread = 0;
+  std::thread::id trainer_thread = std::this_thread::get_id();
 
  private:
+  std::mutex staging_mutex_;
+  const float* staged_key_ = nullptr;
+  std::vector<float> staged_images_;
   std::string text_;
   std::unique_ptr<Network> replica_;
   std::vector<float> velocity_, second_;
@@ -162,6 +191,52 @@ TEST(TrainerDevice, TrainsAsTheHostAndSyncsOnlyWhenNeeded) {
     EXPECT_EQ(test::read_file_bytes(dir + "/dev.weights"), test::read_file_bytes(dir + "/host.weights"));
     EXPECT_EQ(test::read_file_bytes(dir + "/dev.state"), test::read_file_bytes(dir + "/host.state"));
   }
+}
+
+// A device that stages inputs: the Trainer fills mini-batch k+1 on another thread while k
+// trains and hands it to stage(); the data source is still called in order and never twice at
+// once, every mini-batch after the first of an iteration is staged, and the weights are the
+// host run's bit for bit.
+TEST(TrainerDevice, StagedInputsTrainAsTheHost) {
+  const std::string text = cfg_text("");
+  const uint64_t seed = test::test_seed();
+  TrainerOptions to;
+  to.backup_dir = test::scratch_dir("trainer_device_staging");
+  to.seed = seed;
+  to.max_batches = 5;
+  Network host = make_net(text, seed);
+  Source host_data(host.input_shape(), host.truth_floats(), seed);
+  Trainer plain(host, host_data, to);
+  while (!plain.done()) plain.step();
+
+  struct Ordered final : BatchSource {
+    Source inner;
+    std::atomic<int> busy{0};
+    int64_t last = -1;
+    bool in_order = true, overlapped = false;
+    Ordered(Shape in, size_t truth, uint64_t s) : inner(in, truth, s) {}
+    void fill(int64_t k, float* images, float* truth) override {
+      if (busy.fetch_add(1) != 0) overlapped = true;
+      if (k != last + 1) in_order = false;
+      last = k;
+      inner.fill(k, images, truth);
+      busy.fetch_sub(1);
+    }
+  };
+  Network net = make_net(text, seed);
+  Ordered data(net.input_shape(), net.truth_floats(), seed);
+  HostDevice device(text);
+  device.staging = true;
+  to.device = &device;
+  Trainer t(net, data, to);
+  while (!t.done()) t.step();
+  EXPECT_TRUE(data.in_order);
+  EXPECT_FALSE(data.overlapped);
+  EXPECT_EQ(data.last, 5 * 2 - 1);
+  EXPECT_EQ(device.staged_hits, 5 * (2 - 1)) << "two subdivisions: the second of each is staged";
+  EXPECT_EQ(device.staged_off_thread, device.staged_hits);
+  t.sync_host();
+  EXPECT_TRUE(same_params(net, host));
 }
 
 TEST(TrainerDevice, ResumeThroughTheDeviceIsExact) {
