@@ -1,11 +1,13 @@
 // mishnet train-benchmark CFG [-width W -height H] [--batch N] [--iters N] [--warmup N] [--threads N]
+//                          [-gpus 0,1 | -gpu N]
 //
 // Times whole training steps on random images and random truth (one-hot for classifiers, ten
 // random boxes per image for [yolo] heads): zero the gradients,
 // forward with batch statistics, backward from the cfg's loss layers, SGD/Adam update as the
 // cfg's [net] says. No data loading, so the figure is the network's cost alone and can be
 // compared with a framework timed the same way (bench/bench_training.py). Reports the median
-// step, never the mean, and the process's peak resident memory.
+// step, never the mean, and the process's peak resident memory. With -gpus the steps run on the
+// GPUs as `classifier train -gpus` runs them (GpuTraining: the batch split across the GPUs).
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -17,13 +19,18 @@
 #include <string>
 #include <memory>
 #include <random>
+#include <vector>
 
 #include "cli/command.h"
+#include "cli/training_setup.h"
 #include "layers/detection_output.h"
+#include "mishnet/cfg.h"
 #include "mishnet/error.h"
 #include "mishnet/network.h"
 #include "mishnet/optimizer.h"
 #include "mishnet/weights.h"
+#include "train/gpu_training.h"
+#include "train/param_update.h"
 
 namespace mishnet::cli {
 namespace {
@@ -37,6 +44,7 @@ struct TrainBenchmarkArgs {
   bool layers = false;
   int optimized_memory = -1;
   NetworkArgs net;
+  TrainingDeviceArgs device;
 };
 
 double median_of(std::vector<double> v) {
@@ -93,6 +101,10 @@ void run_train_benchmark(const TrainBenchmarkArgs& a) {
   if (a.warmup < 0) fail("--warmup must not be negative");
   if (a.threads < 0) fail("--threads must not be negative");
   if (a.threads > 0) omp_set_num_threads(a.threads);
+  // Checked before anything is built: a missing GPU is a one-line error, never a CPU run.
+  const std::vector<int> gpus = check_training_device(a.device, a.net.force_reference);
+  if (!gpus.empty() && a.layers)
+    fail("--layers with -gpus: the per-layer profile times the CPU path only");
 
   NetworkOptions o;
   o.lenient = a.net.lenient;
@@ -101,14 +113,26 @@ void run_train_benchmark(const TrainBenchmarkArgs& a) {
   o.height = a.net.height;
   o.optimized_memory = a.optimized_memory;
   o.backend = a.net.force_reference ? BackendKind::reference : BackendKind::cpu;
-  Network net = Network::from_cfg_file(a.cfg, o);
-  if (net.config().mixed_precision)
+  const Cfg cfg = parse_cfg_file(a.cfg);
+  Network net = Network::from_cfg(cfg, o);
+  if (net.config().mixed_precision && gpus.empty())
     std::cerr << a.cfg
               << ": note: [net] mixed_precision=1 applies to GPU training only; the CPU ignores "
                  "it\n";
   init_weights(net, 1);
   net.set_training(true);
   Optimizer optimizer(net);
+  std::unique_ptr<GpuTraining> device;
+  if (!gpus.empty()) {
+    device = std::make_unique<GpuTraining>(net, gpus, [&cfg, o](int batch, int width, int height) {
+      NetworkOptions r = o;
+      r.batch = batch;
+      r.width = width;
+      r.height = height;
+      return Network::from_cfg(cfg, r);
+    });
+    device->upload(net, optimizer);
+  }
 
   const Shape in = net.input_shape();
   const size_t truth_per_image = net.truth_floats();
@@ -144,11 +168,19 @@ void run_train_benchmark(const TrainBenchmarkArgs& a) {
   float loss = 0;
   auto step = [&] {
     auto t0 = std::chrono::steady_clock::now();
-    net.zero_grads();
+    if (device)
+      device->zero_grads();
+    else
+      net.zero_grads();
     auto t1 = std::chrono::steady_clock::now();
-    loss = net.forward_backward(input.data(), truth.data(), rng);
+    loss = device ? float(device->forward_backward(input.data(), truth.data(), rng))
+                  : net.forward_backward(input.data(), truth.data(), rng);
     auto t2 = std::chrono::steady_clock::now();
-    optimizer.step(net, lr, in.n);
+    // The device's forward_backward and update return after their streams finish.
+    if (device)
+      device->update(plan_update(optimizer, net, lr, in.n), net.config().adam);
+    else
+      optimizer.step(net, lr, in.n);
     auto t3 = std::chrono::steady_clock::now();
     if (a.layers)
       std::printf("zero %.1f ms, forward+backward %.1f ms, update %.1f ms\n",
@@ -157,8 +189,13 @@ void run_train_benchmark(const TrainBenchmarkArgs& a) {
                   std::chrono::duration<double, std::milli>(t3 - t2).count());
   };
 
-  std::printf("%s: input %dx%dx%d, batch %d, %d threads, %s backend, %.3f BFLOPs forward per image, %zu params\n",
-              a.cfg.c_str(), in.w, in.h, in.c, in.n, omp_get_max_threads(), backend_name(net.backend()),
+  std::string where = std::string(backend_name(net.backend())) + " backend";
+  if (device) {
+    where = "GPU";
+    for (size_t k = 0; k < gpus.size(); ++k) where += (k ? "," : " ") + std::to_string(gpus[k]);
+  }
+  std::printf("%s: input %dx%dx%d, batch %d, %d threads, %s, %.3f BFLOPs forward per image, %zu params\n",
+              a.cfg.c_str(), in.w, in.h, in.c, in.n, omp_get_max_threads(), where.c_str(),
               net.bflops(), net.num_params());
   std::printf("step: zero grads, forward (batch statistics), backward, %s update; %d warm-up then %d timed\n",
               optimizer.second.empty() ? "SGD" : "Adam", a.warmup, a.iters);
@@ -197,6 +234,7 @@ CommandRegistrar reg({"train-benchmark"}, "Time training steps (forward, backwar
                        app.add_option("--optimized_memory", a->optimized_memory,
                                       "Override [net] optimized_memory (1: rebuild Mish/Swish outputs in backward too)");
                        add_network_options(app, a->net);
+                       add_training_device_options(app, a->device);
                        app.callback([a] { run_train_benchmark(*a); });
                      });
 

@@ -241,9 +241,11 @@ TEST(DetectorTrainCli, GpusWithoutADeviceIsAClearError) {
 #else
   const char* reason = "built without CUDA";
 #endif
-  for (const char* command : {"detector train", "classifier train"}) {
+  for (const char* command : {"detector train", "classifier train", "train-benchmark"}) {
     for (const char* option : {"-gpus 0,1", "-gpus 0", "-gpu 0"}) {
-      Result r = run(std::string(command) + " missing.data missing.cfg " + option);
+      // train-benchmark takes a cfg only; the options are checked before it is read.
+      const std::string files = std::string(command) == "train-benchmark" ? " missing.cfg " : " missing.data missing.cfg ";
+      Result r = run(std::string(command) + files + option);
       EXPECT_NE(r.exit_code, 0) << command << " " << option;
       EXPECT_NE(r.out.find(reason), std::string::npos) << command << " " << option << ": " << r.out;
       EXPECT_NE(r.out.find("leave out -gpus to train on the CPU"), std::string::npos) << r.out;
@@ -252,11 +254,12 @@ TEST(DetectorTrainCli, GpusWithoutADeviceIsAClearError) {
 }
 
 TEST(DetectorTrainCli, GpusConflictsAreErrors) {
-  for (const char* command : {"detector train", "classifier train"}) {
-    Result r = run(std::string(command) + " missing.data missing.cfg -gpus 0 -cpu");
+  for (const char* command : {"detector train", "classifier train", "train-benchmark"}) {
+    const std::string files = std::string(command) == "train-benchmark" ? " missing.cfg " : " missing.data missing.cfg ";
+    Result r = run(std::string(command) + files + "-gpus 0 -cpu");
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.out.find("-gpus 0 with -cpu: choose one"), std::string::npos) << r.out;
-    r = run(std::string(command) + " missing.data missing.cfg -gpus 0 -gpu 1");
+    r = run(std::string(command) + files + "-gpus 0 -gpu 1");
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.out.find("-gpu 1 and -gpus 0: give one of them"), std::string::npos) << r.out;
   }
