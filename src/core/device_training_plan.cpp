@@ -1,5 +1,6 @@
 #include "core/device_training_plan.h"
 
+#include "mishnet/error.h"
 #include "mishnet/network.h"
 
 namespace mishnet {
@@ -38,12 +39,15 @@ DeviceTrainingPlan plan_device_training(const Network& net) {
   return p;
 }
 
-DeviceTrainingFootprint device_training_footprint(const Network& net) {
+DeviceTrainingFootprint device_training_footprint(const Network& net, bool reuse_gradients) {
   std::vector<size_t> floats;
   for (int i = 0; i < net.num_layers(); ++i)
     floats.push_back(net.layer(i).output_shape.per_image() * size_t(net.batch()));
   DeviceTrainingFootprint f;
-  f.activations = plan_device_training_memory(floats).total * sizeof(float);
+  const size_t align = 64;
+  const GradientPlacement g =
+      place_gradients(floats, schedule_gradients(net), align, reuse_gradients);
+  f.activations = plan_device_training_memory(floats, g, align).total * sizeof(float);
   f.parameters = net.num_params() * sizeof(float) * (net.config().adam ? 4 : 3);
   return f;
 }
@@ -65,6 +69,30 @@ DeviceTrainingMemory plan_device_training_memory(const std::vector<size_t>& outp
   }
   m.delta_end = at;
   m.total = at;
+  return m;
+}
+
+
+DeviceTrainingMemory plan_device_training_memory(const std::vector<size_t>& output_floats,
+                                                 const GradientPlacement& gradients,
+                                                 size_t align) {
+  if (gradients.offset.size() != output_floats.size())
+    fail("device training memory: ", gradients.offset.size(), " gradients for ",
+         output_floats.size(), " outputs");
+  if (align == 0) align = 1;
+  DeviceTrainingMemory m;
+  size_t at = 0;
+  for (size_t f : output_floats) {
+    m.output_offset.push_back(at);
+    at += (f + align - 1) / align * align;
+  }
+  m.delta_begin = at;
+  for (size_t off : gradients.offset) {
+    if (off % align != 0) fail("device training memory: gradient offset ", off, " not aligned to ", align);
+    m.delta_offset.push_back(at + off);
+  }
+  m.delta_end = at + gradients.total;
+  m.total = m.delta_end;
   return m;
 }
 

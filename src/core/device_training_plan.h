@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/device_gradient_plan.h"
+
 namespace mishnet {
 
 class Network;
@@ -29,15 +31,20 @@ struct DeviceTrainingPlan {
 DeviceTrainingPlan plan_device_training(const Network& net);
 
 // The device memory of a training network: every layer's output and gradient in one
-// allocation (no reuse between layers yet: memory is the sum of all outputs and gradients, as
-// with Darknet's GPU training), blocks aligned to `align` floats, outputs first, then
-// gradients (one memset zeroes them all).
+// allocation, blocks aligned to `align` floats, outputs first, then the gradients. Outputs are
+// never shared (backward reads them); this overload gives every gradient its own block too (the
+// sum of all, as Darknet's GPU training), the next one places them with reuse.
 struct DeviceTrainingMemory {
   std::vector<size_t> output_offset, delta_offset;  // floats
   size_t delta_begin = 0, delta_end = 0;            // the gradient region
   size_t total = 0;                                 // floats
 };
 DeviceTrainingMemory plan_device_training_memory(const std::vector<size_t>& output_floats,
+                                                 size_t align = 64);
+// The same outputs, and the gradients where `gradients` (core/device_gradient_plan.h, with or
+// without reuse) puts them inside the gradient region [delta_begin, delta_end).
+DeviceTrainingMemory plan_device_training_memory(const std::vector<size_t>& output_floats,
+                                                 const GradientPlacement& gradients,
                                                  size_t align = 64);
 
 // What one GPU holds for training `net` (its batch), in bytes, before the layers' own state
@@ -48,6 +55,6 @@ struct DeviceTrainingFootprint {
   size_t activations = 0;
   size_t parameters = 0;
 };
-DeviceTrainingFootprint device_training_footprint(const Network& net);
+DeviceTrainingFootprint device_training_footprint(const Network& net, bool reuse_gradients = true);
 
 }  // namespace mishnet

@@ -31,6 +31,7 @@ struct CudaTrainingNetwork::Impl {
   int device;
   DeviceTrainingPlan plan;
   DeviceTrainingMemory memory;
+  GradientSchedule gradient_schedule;  // when each gradient is zeroed
   cuda::Stream stream;
   cuda::DeviceBuffer activations;  // outputs, then gradients (memory's offsets)
   cuda::DeviceBuffer params, grads, velocity, second;
@@ -85,7 +86,7 @@ struct CudaTrainingNetwork::Impl {
   }
 };
 
-CudaTrainingNetwork::CudaTrainingNetwork(Network& net, int device) {
+CudaTrainingNetwork::CudaTrainingNetwork(Network& net, int device, bool reuse_gradients) {
   if (!net.training())
     fail("CudaTrainingNetwork: the network must be in training mode (set_training(true))");
   // The plan first: a network that cannot train on the GPU says so without touching a device.
@@ -105,7 +106,10 @@ CudaTrainingNetwork::CudaTrainingNetwork(Network& net, int device) {
   const int batch = net.batch();
   std::vector<size_t> floats;
   for (int i = 0; i < n; ++i) floats.push_back(net.layer(i).output_shape.per_image() * size_t(batch));
-  m.memory = plan_device_training_memory(floats);
+  m.gradient_schedule = schedule_gradients(net);
+  const size_t align = 64;
+  m.memory = plan_device_training_memory(
+      floats, place_gradients(floats, m.gradient_schedule, align, reuse_gradients), align);
   m.activations = cuda::DeviceBuffer(m.memory.total * sizeof(float));
   float* base = static_cast<float*>(m.activations.data());
   m.outputs.assign(size_t(n), Tensor{});
@@ -248,10 +252,12 @@ float CudaTrainingNetwork::forward_backward(const float* input, const float* tru
   Network& net = m.net;
   const int n = net.num_layers();
   const auto handle = m.stream.handle();
-  float* base = static_cast<float*>(m.activations.data());
-  // Every gradient starts at zero (the CPU zeroes each as it goes live: the same values).
-  cuda::zero_device(base + m.memory.delta_begin,
-                    (m.memory.delta_end - m.memory.delta_begin) * sizeof(float), handle);
+  // Every gradient starts at zero, zeroed just before its first writer (the CPU zeroes each
+  // as it goes live: the same values); gradients may share memory (device_gradient_plan.h).
+  const auto zero_gradients_before = [&](int step) {
+    for (int g : m.gradient_schedule.zero_before[size_t(step)])
+      cuda::zero_device(m.deltas[size_t(g)].data, Impl::bytes(m.deltas[size_t(g)]), handle);
+  };
   const Shape in_shape = net.input_shape();
   const size_t in_bytes = in_shape.size() * sizeof(float);
   // The input: staged ahead by stage_input (the stream waits for its copy), or uploaded now.
@@ -285,6 +291,7 @@ float CudaTrainingNetwork::forward_backward(const float* input, const float* tru
   for (int i = 0; i < n; ++i) {
     Layer& l = net.layer(i);
     l.cost = 0.0f;
+    zero_gradients_before(forward_step(i));
     const Tensor& in = i == 0 ? device_in : m.outputs[size_t(i - 1)];
     if (m.plan.place[size_t(i)] == TrainPlace::device) {
       CudaTrainContext ctx{in, m.outputs, m.layer_params[size_t(i)], m.layer_grads[size_t(i)],
@@ -311,6 +318,7 @@ float CudaTrainingNetwork::forward_backward(const float* input, const float* tru
   for (int i = n - 1; i >= 0; --i) {
     Layer& l = net.layer(i);
     if (l.stopbackward) break;
+    zero_gradients_before(backward_step(i, n));
     const Tensor& in = i == 0 ? device_in : m.outputs[size_t(i - 1)];
     if (m.plan.place[size_t(i)] == TrainPlace::device) {
       CudaBackwardContext ctx{in,
@@ -403,7 +411,7 @@ std::vector<float> CudaTrainingNetwork::delta(int i) const {
 
 struct CudaTrainingNetwork::Impl {};
 
-CudaTrainingNetwork::CudaTrainingNetwork(Network&, int) {
+CudaTrainingNetwork::CudaTrainingNetwork(Network&, int, bool) {
   fail("GPU training needs a CUDA build (configure with -DMISHNET_CUDA=ON); this mishnet was "
        "built without CUDA");
 }

@@ -24,7 +24,10 @@ class CudaTrainingNetwork {
   // `net` must be in training mode; its batch is this network's batch. Makes `device` current
   // on the calling thread (the thread that drives this network from then on). Throws, naming
   // them, when layers cannot train on the device; uploads the parameters.
-  CudaTrainingNetwork(Network& net, int device);
+  // `reuse_gradients`: layers' gradients share memory where their lifetimes allow
+  // (core/device_gradient_plan.h); false keeps every gradient until the next forward, for
+  // tests that compare each layer's gradient after backward.
+  CudaTrainingNetwork(Network& net, int device, bool reuse_gradients = true);
   ~CudaTrainingNetwork();
   CudaTrainingNetwork(const CudaTrainingNetwork&) = delete;
   CudaTrainingNetwork& operator=(const CudaTrainingNetwork&) = delete;
@@ -58,7 +61,8 @@ class CudaTrainingNetwork {
   cuda::StreamHandle stream() const;
   void synchronize() const;
 
-  // For tests: host copies of the gradients, of layer i's output and gradient.
+  // For tests: host copies of the gradients, of layer i's output and gradient (with
+  // reuse_gradients, a layer's gradient is only valid until another takes its memory).
   std::vector<float> gradients() const;
   std::vector<float> output(int i) const;
   std::vector<float> delta(int i) const;

@@ -256,9 +256,14 @@ TEST(CudaTrainingPlan, FootprintCountsOutputsGradientsAndOptimizerBuffers) {
     size_t floats = 0;
     for (int i = 0; i < net.num_layers(); ++i)
       floats += (net.layer(i).output_shape.per_image() * 4 + 63) / 64 * 64;
-    const DeviceTrainingFootprint f = device_training_footprint(net);
+    const DeviceTrainingFootprint f = device_training_footprint(net, false);
     EXPECT_EQ(f.activations, 2 * floats * sizeof(float));  // outputs and gradients
     EXPECT_EQ(f.parameters, net.num_params() * sizeof(float) * (adam ? 4u : 3u));
+    // With reuse the gradients take less than the outputs (tests/cuda/test_cuda_gradient_plan.cpp).
+    const DeviceTrainingFootprint r = device_training_footprint(net);
+    EXPECT_GT(r.activations, floats * sizeof(float));
+    EXPECT_LT(r.activations, 2 * floats * sizeof(float));
+    EXPECT_EQ(r.parameters, f.parameters);
   }
 }
 
