@@ -273,7 +273,11 @@ float CudaTrainingNetwork::forward_backward(const float* input, const float* tru
       // On an error the stream may still read the slot: it stays in use (never rewritten).
       if (!slot || std::uncaught_exceptions() > 0) return;
       std::lock_guard<std::mutex> lock(m.staging_mutex);
-      m.slots.release(*slot);
+      try {
+        m.slots.release(*slot);
+      } catch (const Error&) {
+        // Only a bookkeeping bug can get here; a destructor must not throw. The slot stays busy.
+      }
     }
   } release_slot{m, slot};
   float* device_input = static_cast<float*>(m.input.data());

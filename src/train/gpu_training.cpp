@@ -233,10 +233,19 @@ void GpuTraining::update(const std::vector<ParamUpdate>& updates, bool adam) {
   m.on_each([&](int k) {
     CudaTrainingNetwork& g = *m.nets[size_t(k)];
 #if defined(MISHNET_HAVE_CUDA)
-    // The gradient of the whole batch on every GPU (sums over images), then the same update.
-    if (m.nccl) m.nccl->all_reduce_sum(k, g.device_gradients(), g.num_params(), g.stream());
-#endif
+    try {
+      // The gradient of the whole batch on every GPU (sums over images), then the same update.
+      if (m.nccl) m.nccl->all_reduce_sum(k, g.device_gradients(), g.num_params(), g.stream());
+      g.apply(updates, adam);
+    } catch (...) {
+      // The other GPUs may be waiting in an all-reduce this one never joined: abort it so that
+      // they fail too and wait_all returns this error instead of hanging.
+      if (m.nccl) m.nccl->abort();
+      throw;
+    }
+#else
     g.apply(updates, adam);
+#endif
   });
 }
 

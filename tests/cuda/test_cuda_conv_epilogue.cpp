@@ -90,21 +90,26 @@ TEST(CudaGeometry, BiasActivationBodyMatchesTheReference) {
 
 #if defined(MISHNET_HAVE_CUDA)
 // Every epilogue on the device against the reference: cuDNN's fused relu and identity (the
-// identity case forces the implicit precomputed GEMM through a zero workspace limit when cuDNN
-// allows it there), the one-pass kernel, and an activation across channels.
+// implicit precomputed GEMM forced, the only algorithm cuDNN fuses identity with), the one-pass
+// kernel (linear on another algorithm, mish, leaky), and an activation across channels. Every
+// branch must have run.
 TEST(CudaOps, FusedConvolutionBiasActivationMatchesTheReference) {
   MISHNET_REQUIRE_CUDA_DEVICE();
+  std::vector<bool> seen(5, false);
   for (const ops::Conv2dDesc& d : {small_conv(2, 8, 13, 16, 3, 1), small_conv(1, 16, 10, 8, 1, 1),
                                    small_conv(2, 8, 16, 16, 3, 2)}) {
     const size_t x_n = size_t(d.batch) * d.in_c * d.in_h * d.in_w;
     const size_t y_n = size_t(d.batch) * d.out_c * d.out_h * d.out_w;
     const std::vector<float> x = uniform_values(x_n, 311), w = uniform_values(d.weights_count(), 312),
                              bias = uniform_values(size_t(d.out_c), 313);
-    for (size_t limit : {size_t(0), size_t(64) << 20}) {
+    for (const int algorithm : {-1, cuda::kCudnnImplicitPrecompGemm, 0}) {  // -1: cuDNN's choice
+      const size_t limit = size_t(64) << 20;
       cuda::CudnnConvolution conv(d, limit, cuda::CudnnConvolution::Directions::forward_only);
+      if (algorithm >= 0) conv.force_forward_algorithm(algorithm);  // 0: IMPLICIT_GEMM
       for (Activation a : {Activation::relu, Activation::linear, Activation::mish, Activation::leaky,
                            Activation::normalize_channels_softmax}) {
-        SCOPED_TRACE(std::string(activation_name(a)) + " limit " + std::to_string(limit) +
+        seen[size_t(conv.epilogue(a, true))] = true;
+        SCOPED_TRACE(std::string(activation_name(a)) + " algorithm " + std::to_string(algorithm) +
                      " epilogue " + std::to_string(int(conv.epilogue(a, true))));
         std::vector<float> want(y_n);
         ops::conv2d_reference(d, x.data(), w.data(), bias.data(), want.data());
@@ -116,6 +121,9 @@ TEST(CudaOps, FusedConvolutionBiasActivationMatchesTheReference) {
       }
     }
   }
+  for (ConvEpilogue e : {ConvEpilogue::cudnn_fused_relu, ConvEpilogue::cudnn_fused_identity,
+                         ConvEpilogue::bias_activation_kernel, ConvEpilogue::bias_then_activation})
+    EXPECT_TRUE(seen[size_t(e)]) << "epilogue " << int(e) << " never ran";
 }
 #endif
 

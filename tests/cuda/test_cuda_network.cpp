@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -57,8 +58,10 @@ Network build(const Cfg& cfg, BackendKind backend, int batch) {
 }
 
 // Runs `cfg` on the CPU and on GPU 0 with the same parameters and input; compares every
-// output (all kept).
-void expect_gpu_matches_cpu(const Cfg& cfg, int batch, const std::string& what) {
+// output (all kept) or, with keep_all false, the outputs kept by default (the last layer and the
+// detection layers) while every other output reuses memory in the arena plan.
+void expect_gpu_matches_cpu(const Cfg& cfg, int batch, const std::string& what,
+                            bool keep_all = true) {
   Network cpu = build(cfg, BackendKind::cpu, batch);
   Network gpu = build(cfg, BackendKind::cuda, batch);
   const uint64_t seed = test::test_seed();
@@ -69,13 +72,16 @@ void expect_gpu_matches_cpu(const Cfg& cfg, int batch, const std::string& what) 
   std::vector<int> every;
   for (int i = 0; i < cpu.num_layers(); ++i) every.push_back(i);
   cpu.keep_outputs(every);
-  gpu.keep_outputs(every);
+  if (keep_all) gpu.keep_outputs(every);
   const std::vector<float> input = test::uniform_values(cpu.input_shape().size(), uint32_t(seed), 0.0f, 1.0f);
   cpu.forward(input.data());
   // Twice: the second run reuses the uploaded parameters, the arena and the cuDNN plans.
   gpu.forward(input.data());
   gpu.forward(input.data());
+  int compared = 0;
   for (int i = 0; i < cpu.num_layers(); ++i) {
+    if (!keep_all && i != cpu.num_layers() - 1 && !cpu.layer(i).is_detection_output()) continue;
+    ++compared;
     const Tensor c = cpu.output(i), g = gpu.output(i);
     ASSERT_EQ(c.shape, g.shape) << what << " layer " << i;
     float scale = 0.0f;
@@ -84,6 +90,7 @@ void expect_gpu_matches_cpu(const Cfg& cfg, int batch, const std::string& what) 
     test::expect_close(got, want, 1e-3f, 2e-3f * scale + 1e-6f,
                        what + " layer " + std::to_string(i) + " [" + cpu.layer(i).type() + "]");
   }
+  EXPECT_GT(compared, 0) << what;
 }
 
 TEST(CudaNetwork, EveryLayerTypeMatchesTheCpu) {
@@ -91,6 +98,19 @@ TEST(CudaNetwork, EveryLayerTypeMatchesTheCpu) {
   const Cfg cfg = parse_cfg_text(test::kEveryCudaLayerCfg, "every-layer.cfg");
   expect_gpu_matches_cpu(cfg, 1, "batch 1");
   expect_gpu_matches_cpu(cfg, 3, "batch 3");
+}
+
+// With the default kept outputs the device arena reuses memory between layers (the host
+// arena's plan): the outputs read at the end must still be right.
+TEST(CudaNetwork, ArenaReuseKeepsTheReadOutputsRight) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  expect_gpu_matches_cpu(parse_cfg_text(test::kEveryCudaLayerCfg, "every-layer.cfg"), 2,
+                         "every layer, arena reuse", false);
+  expect_gpu_matches_cpu(parse_cfg_text(test::kFallbackCfg, "fallback.cfg"), 2,
+                         "fallbacks, arena reuse", false);
+  if (std::filesystem::exists(test::shared_cfg("yolov4-tiny.cfg")))
+    expect_gpu_matches_cpu(parse_cfg_file(test::shared_cfg("yolov4-tiny.cfg")), 1,
+                           "yolov4-tiny, arena reuse", false);
 }
 
 TEST(CudaNetwork, FallbacksInTheMiddleMatchTheCpu) {

@@ -80,12 +80,14 @@ TEST(CudaOps, ActivationsForwardAndBackwardMatchTheReference) {
 }
 
 struct BatchNormData {
-  Shape shape{3, 4, 5, 6};
+  explicit BatchNormData(Shape s = Shape{3, 4, 5, 6}) : shape(s) {}
+  Shape shape;
+  size_t c = size_t(shape.c);
   std::vector<float> x = uniform_values(shape.size(), 21, -3.0f, 5.0f);
-  std::vector<float> scales = uniform_values(4, 22, 0.5f, 1.5f);
-  std::vector<float> biases = uniform_values(4, 23);
-  std::vector<float> rolling_mean = uniform_values(4, 24);
-  std::vector<float> rolling_variance = uniform_values(4, 25, 0.5f, 2.0f);
+  std::vector<float> scales = uniform_values(c, 22, 0.5f, 1.5f);
+  std::vector<float> biases = uniform_values(c, 23);
+  std::vector<float> rolling_mean = uniform_values(c, 24);
+  std::vector<float> rolling_variance = uniform_values(c, 25, 0.5f, 2.0f);
 };
 
 TEST(CudaOps, BatchNormInferenceMatchesTheReference) {
@@ -101,46 +103,51 @@ TEST(CudaOps, BatchNormInferenceMatchesTheReference) {
   expect_close(y.to_host(), want, kRtol, kAtol, "y");
 }
 
+// Three shapes: one chunk per channel (90 values), many chunks per channel (16384 values in
+// 16 chunks, several passes of each thread), many channels (channel_chunks.h).
 TEST(CudaOps, BatchNormTrainingForwardAndBackwardMatchTheReference) {
   MISHNET_REQUIRE_CUDA_DEVICE();
-  BatchNormData b;
-  const size_t n = b.x.size(), c = size_t(b.shape.c);
-  // Reference.
-  std::vector<float> mean(c), variance(c), x_hat(n), y(n);
-  std::vector<float> rm = b.rolling_mean, rv = b.rolling_variance;
-  ops::BatchNormBuffers buf{mean.data(), variance.data(), x_hat.data()};
-  ops::batchnorm_train_forward_reference(Tensor{b.x.data(), b.shape}, b.scales.data(),
-                                         b.biases.data(), rm.data(), rv.data(), 0.01f, buf, y.data());
-  const std::vector<float> dy = uniform_values(n, 26);
-  std::vector<float> dscales(c, 0.5f), dbiases(c, -0.5f), dx(n);
-  ops::batchnorm_backward_reference(b.shape, dy.data(), b.scales.data(), buf, dscales.data(),
-                                    dbiases.data(), dx.data());
-  // GPU.
-  auto gx = to_device(b.x), gs = to_device(b.scales), gb = to_device(b.biases),
-       grm = to_device(b.rolling_mean), grv = to_device(b.rolling_variance);
-  cuda::DeviceArray<float> gmean(c), gvar(c), gxh(n), gy(n);
-  cuda::batchnorm_train_forward(b.shape, gx.data(), gs.data(), gb.data(), grm.data(), grv.data(),
-                                0.01f, gmean.data(), gvar.data(), gxh.data(), gy.data());
-  expect_close(gmean.to_host(), mean, 1e-5f, 1e-6f, "mean");
-  expect_close(gvar.to_host(), variance, 1e-5f, 1e-6f, "variance");
-  expect_close(gxh.to_host(), x_hat, 1e-4f, 1e-5f, "x_hat");
-  expect_close(gy.to_host(), y, 1e-4f, 1e-5f, "y");
-  expect_close(grm.to_host(), rm, 1e-5f, 1e-6f, "rolling mean");
-  expect_close(grv.to_host(), rv, 1e-5f, 1e-6f, "rolling variance");
+  for (const Shape shape : {Shape{3, 4, 5, 6}, Shape{4, 3, 64, 64}, Shape{2, 300, 9, 9}}) {
+    SCOPED_TRACE(std::to_string(shape.c) + " channels of " + std::to_string(shape.n * shape.h * shape.w));
+    BatchNormData b(shape);
+    const size_t n = b.x.size(), c = size_t(b.shape.c);
+    // Reference.
+    std::vector<float> mean(c), variance(c), x_hat(n), y(n);
+    std::vector<float> rm = b.rolling_mean, rv = b.rolling_variance;
+    ops::BatchNormBuffers buf{mean.data(), variance.data(), x_hat.data()};
+    ops::batchnorm_train_forward_reference(Tensor{b.x.data(), b.shape}, b.scales.data(),
+                                           b.biases.data(), rm.data(), rv.data(), 0.01f, buf, y.data());
+    const std::vector<float> dy = uniform_values(n, 26);
+    std::vector<float> dscales(c, 0.5f), dbiases(c, -0.5f), dx(n);
+    ops::batchnorm_backward_reference(b.shape, dy.data(), b.scales.data(), buf, dscales.data(),
+                                      dbiases.data(), dx.data());
+    // GPU.
+    auto gx = to_device(b.x), gs = to_device(b.scales), gb = to_device(b.biases),
+         grm = to_device(b.rolling_mean), grv = to_device(b.rolling_variance);
+    cuda::DeviceArray<float> gmean(c), gvar(c), gxh(n), gy(n);
+    cuda::batchnorm_train_forward(b.shape, gx.data(), gs.data(), gb.data(), grm.data(), grv.data(),
+                                  0.01f, gmean.data(), gvar.data(), gxh.data(), gy.data());
+    expect_close(gmean.to_host(), mean, 1e-5f, 1e-6f, "mean");
+    expect_close(gvar.to_host(), variance, 1e-5f, 1e-6f, "variance");
+    expect_close(gxh.to_host(), x_hat, 1e-4f, 1e-5f, "x_hat");
+    expect_close(gy.to_host(), y, 1e-4f, 1e-5f, "y");
+    expect_close(grm.to_host(), rm, 1e-5f, 1e-6f, "rolling mean");
+    expect_close(grv.to_host(), rv, 1e-5f, 1e-6f, "rolling variance");
 
-  auto gdy = to_device(dy), gds = to_device(std::vector<float>(c, 0.5f)),
-       gdb = to_device(std::vector<float>(c, -0.5f));
-  cuda::DeviceArray<float> gdx(n);
-  cuda::batchnorm_backward(b.shape, gdy.data(), gs.data(), gvar.data(), gxh.data(), gds.data(),
-                           gdb.data(), gdx.data());
-  expect_close(gds.to_host(), dscales, 1e-4f, 1e-5f, "dscales");
-  expect_close(gdb.to_host(), dbiases, 1e-4f, 1e-5f, "dbiases");
-  expect_close(gdx.to_host(), dx, 1e-3f, 1e-5f, "dx");
+    auto gdy = to_device(dy), gds = to_device(std::vector<float>(c, 0.5f)),
+         gdb = to_device(std::vector<float>(c, -0.5f));
+    cuda::DeviceArray<float> gdx(n);
+    cuda::batchnorm_backward(b.shape, gdy.data(), gs.data(), gvar.data(), gxh.data(), gds.data(),
+                             gdb.data(), gdx.data());
+    expect_close(gds.to_host(), dscales, 1e-4f, 1e-5f, "dscales");
+    expect_close(gdb.to_host(), dbiases, 1e-4f, 1e-5f, "dbiases");
+    expect_close(gdx.to_host(), dx, 1e-3f, 1e-5f, "dx");
 
-  // In place (dx aliasing dy), as layers call it.
-  cuda::batchnorm_backward(b.shape, gdy.data(), gs.data(), gvar.data(), gxh.data(), gds.data(),
-                           gdb.data(), gdy.data());
-  expect_close(gdy.to_host(), dx, 1e-3f, 1e-5f, "dx in place");
+    // In place (dx aliasing dy), as layers call it.
+    cuda::batchnorm_backward(b.shape, gdy.data(), gs.data(), gvar.data(), gxh.data(), gds.data(),
+                             gdb.data(), gdy.data());
+    expect_close(gdy.to_host(), dx, 1e-3f, 1e-5f, "dx in place");
+  }
 }
 
 TEST(CudaOps, ActivationBackwardFromBatchNormAndBiasMatchTheReference) {
@@ -180,6 +187,15 @@ TEST(CudaOps, ActivationBackwardFromBatchNormAndBiasMatchTheReference) {
   auto gdy = to_device(dy), gdbias = to_device(std::vector<float>(c, 1.0f));
   cuda::bias_backward(b.shape, gdy.data(), gdbias.data());
   expect_close(gdbias.to_host(), dbias, 1e-4f, 1e-5f, "bias_backward");
+
+  // Many chunks per channel (channel_chunks.h).
+  const Shape big{4, 3, 64, 64};
+  const std::vector<float> big_dy = uniform_values(big.size(), 33);
+  std::vector<float> big_db(3, 0.25f);
+  ops::bias_backward_reference(big, big_dy.data(), big_db.data());
+  auto gbig = to_device(big_dy), gbig_db = to_device(std::vector<float>(3, 0.25f));
+  cuda::bias_backward(big, gbig.data(), gbig_db.data());
+  expect_close(gbig_db.to_host(), big_db, 1e-4f, 1e-4f, "bias_backward, 16 chunks per channel");
 }
 
 TEST(CudaOps, RouteChannelCopiesMatchTheReference) {

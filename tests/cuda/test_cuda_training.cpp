@@ -296,6 +296,11 @@ TEST(CudaTraining, TwoGpusMatchOneGpu) {
   std::string text = training_cfg_text();
   for (size_t at; (at = text.find("batch_normalize=1\n")) != std::string::npos;)
     text.erase(at, std::string("batch_normalize=1\n").size());
+  // Layer 9, a [batchnorm] of its own, becomes a linear [activation] (the numbering stays).
+  text.replace(text.find("[batchnorm]\n"), std::string("[batchnorm]\n").size(),
+               "[activation]\nactivation=linear\n");
+  ASSERT_EQ(text.find("\n[batchnorm]"), std::string::npos) << "every batch statistic is gone";
+  ASSERT_EQ(text.find("batch_normalize"), std::string::npos);
   text.replace(text.find("probability=0.25"), std::string("probability=0.25").size(), "probability=0");
   Network one = build_training(text, 4, false);
   Network two = build_training(text, 4, false);

@@ -1,5 +1,8 @@
 #include "backend/cuda/cublas_inner_product.h"
 
+#include <map>
+#include <memory>
+
 #include "backend/cuda/cublas_library.h"
 
 #include "backend/cuda/cuda_check.h"
@@ -23,10 +26,15 @@ struct ThreadCublas {
   }
 };
 
+// Per thread and per device, as the cuDNN handles (cudnn_convolution.cpp).
 cublasHandle_t thread_cublas(StreamHandle stream) {
-  thread_local ThreadCublas t;
-  MISHNET_CUBLAS_CHECK(blas::set_stream(t.handle, stream));
-  return t.handle;
+  thread_local std::map<int, std::unique_ptr<ThreadCublas>> per_device;
+  int device = 0;
+  MISHNET_CUDA_CHECK(cudaGetDevice(&device));
+  std::unique_ptr<ThreadCublas>& t = per_device[device];
+  if (!t) t = std::make_unique<ThreadCublas>();
+  MISHNET_CUBLAS_CHECK(blas::set_stream(t->handle, stream));
+  return t->handle;
 }
 
 const float* operand(GemmOperand which, const float* weights, const float* src,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <tuple>
 #include <vector>
@@ -25,9 +26,15 @@ struct ThreadCudnn {
   }
 };
 
+// Per thread and per device: a handle and its workspace belong to the device that was current
+// when they were made, and a thread may drive several devices one after the other.
 ThreadCudnn& thread_cudnn() {
-  thread_local ThreadCudnn t;
-  return t;
+  thread_local std::map<int, std::unique_ptr<ThreadCudnn>> per_device;
+  int device = 0;
+  MISHNET_CUDA_CHECK(cudaGetDevice(&device));
+  std::unique_ptr<ThreadCudnn>& t = per_device[device];
+  if (!t) t = std::make_unique<ThreadCudnn>();
+  return *t;
 }
 
 struct Algorithms {
@@ -46,12 +53,18 @@ std::map<CacheKey, Algorithms>& algorithm_cache() {
 }
 
 // cuDNN's ranking with each usable algorithm's exact workspace (the heuristics' estimate may
-// differ from what the algorithm then asks for).
+// differ from what the algorithm then asks for). Only deterministic algorithms are usable:
+// backward-data algorithm 0 and backward-filter algorithms 0 and 3 add with atomics, so two runs
+// of the same step would differ (exact resume, GPU-vs-GPU tests); cuDNN always offers a
+// deterministic one (backward algorithm 1).
 template <typename Perf, typename ExactBytes>
 std::vector<AlgorithmCandidate> candidates(const Perf* perf, int count, ExactBytes exact_bytes) {
   std::vector<AlgorithmCandidate> out;
   for (int i = 0; i < count; ++i) {
-    AlgorithmCandidate c{int(perf[i].algo), perf[i].status == CUDNN_STATUS_SUCCESS, 0};
+    AlgorithmCandidate c{int(perf[i].algo),
+                         perf[i].status == CUDNN_STATUS_SUCCESS &&
+                             perf[i].determinism == CUDNN_DETERMINISTIC,
+                         0};
     if (c.usable) c.usable = exact_bytes(perf[i].algo, c.workspace);
     out.push_back(c);
   }
@@ -273,6 +286,21 @@ void CudnnConvolution::backward_filter(const float* x, const float* dy, float* d
                                                      m.conv_desc, m.algos.backward_filter,
                                                      t.workspace.data(), t.workspace.bytes(),
                                                      &one, m.w_desc, dw));
+}
+
+void CudnnConvolution::force_forward_algorithm(int algorithm) {
+  Impl& m = *impl_;
+  size_t bytes = 0;
+  const auto a = cudnnConvolutionFwdAlgo_t(algorithm);
+  if (cudnnGetConvolutionForwardWorkspaceSize(thread_cudnn().handle, m.x_desc, m.w_desc,
+                                              m.conv_desc, m.y_desc, a, &bytes) !=
+      CUDNN_STATUS_SUCCESS)
+    fail("cuDNN: forward algorithm ", algorithm, " cannot run this convolution");
+  if (bytes > m.limit)
+    fail("cuDNN: forward algorithm ", algorithm, " needs ", bytes,
+         " bytes of workspace, over workspace_size_limit_MB");
+  m.algos.forward = a;
+  m.algos.workspace = std::max(m.algos.workspace, bytes);
 }
 
 int CudnnConvolution::forward_algorithm() const { return int(impl_->algos.forward); }

@@ -40,6 +40,11 @@ class CudnnConvolution {
   // dw += dL/dw.
   void backward_filter(const float* x, const float* dy, float* dw, StreamHandle stream = nullptr);
 
+  // Runs forward with cuDNN algorithm `algorithm` (a cudnnConvolutionFwdAlgo_t) instead of the
+  // heuristics' choice (tests reach every epilogue with it); throws when cuDNN cannot run it on
+  // this shape or its workspace exceeds the limit.
+  void force_forward_algorithm(int algorithm);
+
   // The chosen cuDNN algorithm numbers (cudnnConvolution*Algo_t) and workspace bytes.
   int forward_algorithm() const;
   int backward_data_algorithm() const;

@@ -1,5 +1,7 @@
 #include "backend/cuda/nccl_all_reduce.h"
 
+#include <mutex>
+
 #include "backend/cuda/cuda_check.h"
 #include "mishnet/error.h"
 
@@ -11,7 +13,10 @@ bool nccl_available() { return true; }
 
 struct NcclAllReduce::Impl {
   std::vector<ncclComm_t> comms;
+  std::mutex abort_mutex;
+  bool aborted = false;
   ~Impl() {
+    if (aborted) return;  // ncclCommAbort freed them
     for (ncclComm_t c : comms)
       if (c) (void)ncclCommDestroy(c);
   }
@@ -29,8 +34,20 @@ int NcclAllReduce::ranks() const { return int(impl_->comms.size()); }
 
 void NcclAllReduce::all_reduce_sum(int rank, float* data, size_t n, StreamHandle stream) {
   if (rank < 0 || rank >= ranks()) fail("NCCL: rank ", rank, " of ", ranks());
+  {
+    std::lock_guard<std::mutex> lock(impl_->abort_mutex);
+    if (impl_->aborted) fail("NCCL: the all-reduce was aborted after an error on another GPU");
+  }
   MISHNET_NCCL_CHECK(ncclAllReduce(data, data, n, ncclFloat, ncclSum, impl_->comms[size_t(rank)],
                                    stream));
+}
+
+void NcclAllReduce::abort() noexcept {
+  std::lock_guard<std::mutex> lock(impl_->abort_mutex);
+  if (impl_->aborted) return;
+  impl_->aborted = true;
+  for (ncclComm_t c : impl_->comms)
+    if (c) (void)ncclCommAbort(c);
 }
 
 #else
@@ -47,6 +64,7 @@ int NcclAllReduce::ranks() const { return 0; }
 void NcclAllReduce::all_reduce_sum(int, float*, size_t, StreamHandle) {
   fail("multi-GPU training needs NCCL");
 }
+void NcclAllReduce::abort() noexcept {}
 
 #endif
 

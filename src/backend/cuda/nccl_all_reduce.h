@@ -25,6 +25,10 @@ class NcclAllReduce {
   // data (n floats on rank's device) = sum over ranks; called by each rank's thread with that
   // rank's device current. In place.
   void all_reduce_sum(int rank, float* data, size_t n, StreamHandle stream = nullptr);
+  // After an error on one rank: aborts every communicator, so that ranks waiting for an
+  // all-reduce the failed rank never joined return (with an error) instead of hanging. Any
+  // thread, any number of times; the object is unusable afterwards.
+  void abort() noexcept;
 
  private:
   struct Impl;
