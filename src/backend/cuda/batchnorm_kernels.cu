@@ -166,8 +166,20 @@ DeviceBuffer& reduction_scratch(StreamHandle stream, size_t bytes) {
   return b;
 }
 
-// The partial sums of every channel of `d` (one or two arrays of C x chunks doubles at the
-// start of the scratch).
+// The split of `d`'s channels and one array of C x chunks partial sums in the scratch.
+struct ChannelSums {
+  ChannelChunks g;
+  double* partial = nullptr;
+};
+ChannelSums channel_sums_scratch(const Nchw& d, StreamHandle stream) {
+  ChannelSums s;
+  s.g = channel_chunks(d.per_channel(), d.c);
+  s.partial = static_cast<double*>(
+      reduction_scratch(stream, size_t(d.c) * s.g.chunks * sizeof(double)).data());
+  return s;
+}
+
+// The partial sums of every channel of `d` into partial_a (and partial_b).
 void channel_partial_sums(const Nchw& d, const ChannelChunks& g, SumOf what, const float* a,
                           const float* b, const float* center, double* partial_a,
                           double* partial_b, StreamHandle stream) {
@@ -193,9 +205,7 @@ void batchnorm_train_forward(const Shape& shape, const float* x, const float* sc
                              StreamHandle stream) {
   if (shape.size() == 0) return;
   const Nchw d = nchw(shape);
-  const ChannelChunks g = channel_chunks(d.per_channel(), d.c);
-  double* partial = static_cast<double*>(
-      reduction_scratch(stream, size_t(d.c) * g.chunks * sizeof(double)).data());
+  const auto [g, partial] = channel_sums_scratch(d, stream);
   channel_partial_sums(d, g, SumOf::value, x, nullptr, nullptr, partial, nullptr, stream);
   launch_elements("launch of channel_mean_kernel", size_t(d.c), stream, channel_mean_kernel, d, g,
                   static_cast<const double*>(partial), mean);
@@ -254,9 +264,7 @@ void add_bias(const Shape& shape, float* y, const float* bias, StreamHandle stre
 void bias_backward(const Shape& shape, const float* dy, float* dbias, StreamHandle stream) {
   if (shape.size() == 0) return;
   const Nchw d = nchw(shape);
-  const ChannelChunks g = channel_chunks(d.per_channel(), d.c);
-  double* partial = static_cast<double*>(
-      reduction_scratch(stream, size_t(d.c) * g.chunks * sizeof(double)).data());
+  const auto [g, partial] = channel_sums_scratch(d, stream);
   channel_partial_sums(d, g, SumOf::value, dy, nullptr, nullptr, partial, nullptr, stream);
   launch_elements("launch of bias_total_kernel", size_t(d.c), stream, bias_total_kernel, d, g,
                   static_cast<const double*>(partial), dbias);
