@@ -32,6 +32,17 @@ struct IterationStats {
   double images_per_second = 0;
   double elapsed_seconds = 0;
   double eta_seconds = 0;
+  // Mixed precision: the gradients overflowed at the loss scale, the update was skipped (the
+  // iteration still counts: see docs/gpu.md).
+  bool update_skipped = false;
+};
+
+// A TrainingDevice's check of one step's gradients under mixed precision ([net]
+// mixed_precision=1): skip when they overflowed (inf/nan) at the loss scale.
+struct GradientCheck {
+  bool skip = false;
+  float loss_scale = 0.0f;       // the scale the step ran with (0: no mixed precision)
+  float next_loss_scale = 0.0f;  // the scale of the next step
 };
 
 struct ParamUpdate;  // train/param_update.h
@@ -53,6 +64,10 @@ class TrainingDevice {
                                   std::mt19937_64& rng) = 0;
   // One optimizer step with the updates the host optimizer planned (plan_update).
   virtual void update(const std::vector<ParamUpdate>& updates, bool adam) = 0;
+  // Mixed precision: once per step, after the last forward_backward and before update(): checks
+  // the gradients (summed over the GPUs) and adapts the loss scale. On skip the Trainer calls
+  // no update() (and plans none: Adam's step count stays). Float32 training never skips.
+  virtual GradientCheck check_gradients() { return {}; }
   // The host network was rebuilt (multi-scale resize): rebuild the device side from it.
   virtual void network_changed(Network& net) = 0;
   // Input staging (overlap): when true, the Trainer fills the next mini-batch of an iteration

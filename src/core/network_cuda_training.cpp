@@ -54,8 +54,13 @@ struct CudaTrainingNetwork::Impl {
   cuda::StagingSlots slots;
   std::array<StagedInput, 2> staged;
   std::unique_ptr<cuda::Stream> copy_stream;
+  // Mixed precision: the loss scale (one scaler per GPU; all GPUs record the same checks, so
+  // they agree) and whether the gradients of the step are unscaled and may be applied.
+  bool mixed = false;
+  LossScaler scaler;
+  bool gradients_ready = true;
 
-  Impl(Network& n, int d) : net(n), device(d) {}
+  Impl(Network& n, int d) : net(n), device(d), mixed(n.config().mixed_precision) {}
 
   size_t param_bytes() const { return net.num_params() * sizeof(float); }
   static size_t bytes(const Tensor& t) { return t.size() * sizeof(float); }
@@ -318,6 +323,16 @@ float CudaTrainingNetwork::forward_backward(const float* input, const float* tru
     if (loss_layer) m.upload_delta(i);
     m.stream.synchronize();  // the host copies may be rewritten by the next host layer
   }
+  if (m.mixed) {
+    // The loss layers' output gradients times the loss scale, on the device, wherever the loss
+    // ran (host or device): every gradient of the backward pass is then scaled, so small ones
+    // survive the half convolutions. The loss returned stays unscaled.
+    const float scale = m.scaler.scale();
+    for (int i = 0; i < n; ++i)
+      if (net.layer(i).truth_floats() > 0)
+        cuda::scale_values(m.deltas[size_t(i)].data, m.deltas[size_t(i)].size(), scale, handle);
+    m.gradients_ready = false;
+  }
 
   for (int i = n - 1; i >= 0; --i) {
     Layer& l = net.layer(i);
@@ -360,6 +375,31 @@ float CudaTrainingNetwork::forward_backward(const float* input, const float* tru
   return loss;
 }
 
+bool CudaTrainingNetwork::mixed_precision() const { return impl_->mixed; }
+float CudaTrainingNetwork::loss_scale() const { return impl_->mixed ? impl_->scaler.scale() : 1.0f; }
+
+const LossScaler& CudaTrainingNetwork::loss_scaler() const { return impl_->scaler; }
+void CudaTrainingNetwork::set_loss_scaler(const LossScaler& scaler) { impl_->scaler = scaler; }
+
+bool CudaTrainingNetwork::gradients_overflow() {
+  Impl& m = *impl_;
+  cuda::use_device(m.device);
+  return cuda::gradients_overflow(static_cast<const float*>(m.grads.data()), m.net.num_params(),
+                                  m.stream.handle());
+}
+
+bool CudaTrainingNetwork::finish_gradient_check(bool overflow) {
+  Impl& m = *impl_;
+  if (!m.mixed) fail("CudaTrainingNetwork: a gradient check without mixed precision");
+  cuda::use_device(m.device);
+  const float inv_scale = m.scaler.inv_scale();  // the scale the gradients were computed with
+  if (!m.scaler.record_step(overflow)) return false;  // skipped: zero_grads before the next step
+  cuda::scale_values(static_cast<float*>(m.grads.data()), m.net.num_params(), inv_scale,
+                     m.stream.handle());
+  m.gradients_ready = true;
+  return true;
+}
+
 void CudaTrainingNetwork::apply(const std::vector<ParamUpdate>& updates, bool adam) {
   Impl& m = *impl_;
   cuda::use_device(m.device);
@@ -368,6 +408,9 @@ void CudaTrainingNetwork::apply(const std::vector<ParamUpdate>& updates, bool ad
   float* v = static_cast<float*>(m.velocity.data());
   float* s = static_cast<float*>(m.second.data());
   if (adam && !s) fail("CudaTrainingNetwork: an Adam step on a network built for SGD");
+  if (!m.gradients_ready)
+    fail("CudaTrainingNetwork: mixed precision: the gradients are still scaled by the loss scale "
+         "(finish_gradient_check before apply)");
   for (const ParamUpdate& u : updates) {
     if (u.offset + u.count > m.net.num_params())
       fail("CudaTrainingNetwork: update of floats ", u.offset, "..", u.offset + u.count,
@@ -432,6 +475,12 @@ float CudaTrainingNetwork::forward_backward(const float*, const float*, std::mt1
   fail("no CUDA in this build");
 }
 void CudaTrainingNetwork::apply(const std::vector<ParamUpdate>&, bool) {}
+bool CudaTrainingNetwork::mixed_precision() const { return false; }
+float CudaTrainingNetwork::loss_scale() const { return 1.0f; }
+const LossScaler& CudaTrainingNetwork::loss_scaler() const { fail("no CUDA in this build"); }
+void CudaTrainingNetwork::set_loss_scaler(const LossScaler&) {}
+bool CudaTrainingNetwork::gradients_overflow() { return false; }
+bool CudaTrainingNetwork::finish_gradient_check(bool) { return true; }
 float* CudaTrainingNetwork::device_gradients() { return nullptr; }
 size_t CudaTrainingNetwork::num_params() const { return 0; }
 cuda::StreamHandle CudaTrainingNetwork::stream() const { return nullptr; }

@@ -15,6 +15,7 @@
 #include "core/device_training_plan.h"
 #include "mishnet/network.h"
 #include "mishnet/optimizer.h"
+#include "train/loss_scale.h"
 #include "train/param_update.h"
 
 namespace mishnet {
@@ -51,8 +52,24 @@ class CudaTrainingNetwork {
   // Forward with ground truth, backward from the loss layers; gradients are ADDED (subdivisions
   // accumulate). Returns the loss summed over the batch, as Network::forward_backward.
   float forward_backward(const float* input, const float* truth, std::mt19937_64& rng);
-  // One optimizer step from plan_update (the same values the CPU optimizer applies).
+  // One optimizer step from plan_update (the same values the CPU optimizer applies). With
+  // mixed precision only after finish_gradient_check(false) (the gradients are unscaled then).
   void apply(const std::vector<ParamUpdate>& updates, bool adam);
+
+  // --- Mixed precision ([net] mixed_precision=1, docs/gpu.md) ---
+  // forward_backward multiplies the loss layers' output gradients by loss_scale() (1 without
+  // mixed precision), so the parameter gradients come out scaled. After the step's last
+  // forward_backward (and the multi-GPU all-reduce): gradients_overflow() checks them for
+  // inf/nan, then finish_gradient_check(overflow of any GPU) records the result in the loss
+  // scaler (train/loss_scale.h) and, when there was none, unscales the gradients (times
+  // 1/scale). Returns whether the update is to be applied; a skipped step needs no apply.
+  bool mixed_precision() const;
+  float loss_scale() const;
+  // The scaler's state, carried over when the network is rebuilt (multi-scale resize).
+  const LossScaler& loss_scaler() const;
+  void set_loss_scaler(const LossScaler& scaler);
+  bool gradients_overflow();
+  bool finish_gradient_check(bool overflow);
 
   // The parameter gradients on the device (num_params floats, Network::grad_data's layout): the
   // multi-GPU all-reduce works on it.

@@ -1,4 +1,5 @@
 // [convolutional]: convolution, optional batch norm, activation.
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,7 @@ class ConvolutionalLayer final : public Layer {
     activation_ = parse_activation_option(s, "logistic");
     rebuild_expensive_ = ctx.net.optimized_memory >= 1;
     workspace_limit_mb_ = ctx.net.workspace_size_limit_MB;
+    mixed_precision_ = ctx.net.mixed_precision;
     // Accepted and ignored: weight-only tricks of Darknet that change nothing here.
     for (const char* k : {"flipped", "dot", "angle"}) s.accept(k);
     for (const char* k : {"binary", "xnor", "deform", "sway", "rotate", "stretch", "stretch_sway",
@@ -207,8 +209,22 @@ class ConvolutionalLayer final : public Layer {
   std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t limit) override {
     auto t = std::make_unique<CudaTraining>(batch_normalize_, activation_,
                                             output_shape.per_image() * size_t(batch), filters_);
-    t->conv = std::make_unique<cuda::CudnnConvolution>(describe(batch), limit);
+    const ops::Conv2dDesc d = describe(batch);
+    t->conv = std::make_unique<cuda::CudnnConvolution>(d, limit,
+                                                       cuda::CudnnConvolution::Directions::all,
+                                                       training_precision(d));
     return t;
+  }
+  // [net] mixed_precision=1: half precision where cuDNN's tensor cores take this convolution;
+  // otherwise float32 with one note on stderr (once per process and reason, not per GPU or
+  // multi-scale rebuild).
+  cuda::ConvPrecision training_precision(const ops::Conv2dDesc& d) const {
+    if (!mixed_precision_) return cuda::ConvPrecision::float32;
+    const cuda::HalfConvolutionSupport s = cuda::half_convolution_support(cuda::conv_geometry(d));
+    if (s.supported) return cuda::ConvPrecision::half;
+    const std::string note = cuda::half_fallback_note(index, s.reason);
+    if (cuda::first_time_noted(note)) std::cerr << note << "\n";
+    return cuda::ConvPrecision::float32;
   }
   void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
     auto& t = static_cast<CudaTraining&>(*ctx.state);
@@ -321,6 +337,7 @@ class ConvolutionalLayer final : public Layer {
   bool batch_normalize_ = false;
   bool rebuild_expensive_ = false;  // [net] optimized_memory >= 1
   double workspace_limit_mb_ = 1024.0;  // [net] workspace_size_limit_MB
+  bool mixed_precision_ = false;        // [net] mixed_precision: half convolutions on the GPU
   Activation activation_ = Activation::logistic;
   std::vector<float> folded_weights_, folded_bias_;
   std::unique_ptr<ops::Conv2dOp> op_;

@@ -94,6 +94,7 @@ struct GpuTraining::Impl {
   std::vector<std::unique_ptr<Network>> replicas;  // empty with one GPU
   std::vector<std::unique_ptr<CudaTrainingNetwork>> nets;
   std::vector<cuda::BatchSlice> slices;
+  bool gradients_reduced = false;  // check_gradients all-reduced this step's gradients
 #if defined(MISHNET_HAVE_CUDA)
   std::unique_ptr<cuda::NcclAllReduce> nccl;
 #endif
@@ -102,6 +103,21 @@ struct GpuTraining::Impl {
       : net(n), gpus(std::move(g)), make_replica(std::move(f)) {}
 
   int count() const { return int(gpus.size()); }
+
+#if defined(MISHNET_HAVE_CUDA)
+  // Runs one GPU's part of a step that all-reduces. On an error the other GPUs may be waiting in
+  // an all-reduce this one never joined: the communicators are aborted so that they fail too and
+  // wait_all returns this error instead of hanging.
+  template <typename F>
+  void guard_nccl(F&& part) {
+    try {
+      part();
+    } catch (...) {
+      if (nccl) nccl->abort();
+      throw;
+    }
+  }
+#endif
   Network& network_of(int k) { return replicas.empty() ? net : *replicas[size_t(k)]; }
 
   // Runs task(k) on every GPU's thread and waits.
@@ -192,6 +208,7 @@ void GpuTraining::download(Network& net, Optimizer& opt) {
 }
 
 void GpuTraining::zero_grads() {
+  impl_->gradients_reduced = false;
   impl_->on_each([this](int k) { impl_->nets[size_t(k)]->zero_grads(); });
 }
 
@@ -233,27 +250,54 @@ void GpuTraining::update(const std::vector<ParamUpdate>& updates, bool adam) {
   m.on_each([&](int k) {
     CudaTrainingNetwork& g = *m.nets[size_t(k)];
 #if defined(MISHNET_HAVE_CUDA)
-    try {
+    m.guard_nccl([&] {
       // The gradient of the whole batch on every GPU (sums over images), then the same update.
-      if (m.nccl) m.nccl->all_reduce_sum(k, g.device_gradients(), g.num_params(), g.stream());
+      if (m.nccl && !m.gradients_reduced)
+        m.nccl->all_reduce_sum(k, g.device_gradients(), g.num_params(), g.stream());
       g.apply(updates, adam);
-    } catch (...) {
-      // The other GPUs may be waiting in an all-reduce this one never joined: abort it so that
-      // they fail too and wait_all returns this error instead of hanging.
-      if (m.nccl) m.nccl->abort();
-      throw;
-    }
+    });
 #else
     g.apply(updates, adam);
 #endif
   });
+  m.gradients_reduced = false;
+}
+
+GradientCheck GpuTraining::check_gradients() {
+  Impl& m = *impl_;
+  if (!m.nets[0]->mixed_precision()) return {};
+  GradientCheck check;
+  check.loss_scale = m.nets[0]->loss_scale();
+  std::vector<char> overflow(size_t(m.count()), 0);
+  m.on_each([&](int k) {
+    CudaTrainingNetwork& g = *m.nets[size_t(k)];
+#if defined(MISHNET_HAVE_CUDA)
+    m.guard_nccl([&] {
+      // The check after the sum: an overflow on one GPU reaches every GPU's sums.
+      if (m.nccl) m.nccl->all_reduce_sum(k, g.device_gradients(), g.num_params(), g.stream());
+      overflow[size_t(k)] = g.gradients_overflow() ? 1 : 0;
+    });
+#else
+    overflow[size_t(k)] = g.gradients_overflow() ? 1 : 0;
+#endif
+  });
+  m.gradients_reduced = true;
+  // One decision for all GPUs, so their loss scalers stay equal.
+  check.skip = std::any_of(overflow.begin(), overflow.end(), [](char o) { return o != 0; });
+  m.on_each([&](int k) { m.nets[size_t(k)]->finish_gradient_check(check.skip); });
+  check.next_loss_scale = m.nets[0]->loss_scale();
+  return check;
 }
 
 void GpuTraining::network_changed(Network& net) {
   Impl& m = *impl_;
   if (&net != &m.net) fail("GpuTraining: network_changed with another network");
+  // The loss scale survives the rebuild (a fresh scaler would skip steps to find it again).
+  const bool mixed = !m.nets.empty() && m.nets[0]->mixed_precision();
+  const LossScaler scaler = mixed ? m.nets[0]->loss_scaler() : LossScaler();
   m.release();
   m.build();
+  if (mixed) m.on_each([&](int k) { m.nets[size_t(k)]->set_loss_scaler(scaler); });
 }
 
 std::vector<int> check_training_gpus(const std::string& gpus_option) {

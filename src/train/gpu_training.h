@@ -31,6 +31,10 @@ class GpuTraining final : public TrainingDevice {
   void zero_grads() override;
   double forward_backward(const float* images, const float* truth, std::mt19937_64& rng) override;
   void update(const std::vector<ParamUpdate>& updates, bool adam) override;
+  // [net] mixed_precision=1: all-reduces the gradients (several GPUs), checks them on every GPU
+  // and skips the step when any GPU saw an overflow (the flags agree: every GPU holds the same
+  // sums); otherwise unscales them for the update() that follows.
+  GradientCheck check_gradients() override;
   void network_changed(Network& net) override;
   // Each GPU's slice of the next mini-batch uploads on its copy stream while the current one
   // trains (CudaTrainingNetwork::stage_input); the truth stays on the host (host loss layers).

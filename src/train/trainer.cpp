@@ -33,16 +33,12 @@ Trainer::Trainer(Network& net, BatchSource& data, TrainerOptions options)
   size_t truth = net.truth_floats();
   if (truth == 0) fail(net.cfg_path(), ": the network has no loss layer (softmax/cost, yolo, ...)");
   truth_.resize(truth * size_t(net.batch()));
-  // [net] mixed_precision=1 is meant for GPU training only (docs/gpu.md); its device side
-  // (fp16 convolutions with dynamic loss scaling) is not built yet, so both paths train in
-  // float32 and say so once.
-  if (c.mixed_precision)
+  // [net] mixed_precision=1 is for GPU training only (docs/gpu.md): the CPU trains in float32
+  // and says so once.
+  if (c.mixed_precision && !options_.device)
     std::cerr << net.cfg_path()
-              << (options_.device
-                      ? ": note: [net] mixed_precision=1: the fp16 GPU training path is not "
-                        "implemented yet; training in float32\n"
-                      : ": note: [net] mixed_precision=1 applies to GPU training only; the CPU "
-                        "ignores it\n");
+              << ": note: [net] mixed_precision=1 applies to GPU training only; the CPU ignores "
+                 "it\n";
 }
 
 std::string Trainer::checkpoint_path(const std::string& suffix) const {
@@ -152,11 +148,25 @@ IterationStats Trainer::step() {
          "a longer burn_in)");
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
   float lr = learning_rate_at(net_.config(), iteration_, u(rng));
+  bool skipped = false;
   if (device) {
-    // The host optimizer plans the step (learning-rate scales, decay, Adam's corrections); the
-    // device applies it to its parameters. The host copy is stale until the next download.
-    device->update(plan_update(optimizer_, net_, lr, images_per_batch_), net_.config().adam);
-    host_current_ = false;
+    // Mixed precision: a step whose gradients overflowed at the loss scale is not applied (nor
+    // planned: Adam's step count stays). It still counts as an iteration: its images were
+    // seen and the learning-rate schedule moves on (docs/gpu.md).
+    const GradientCheck check = device->check_gradients();
+    skipped = check.skip;
+    if (skipped) {
+      // Scales are powers of two from 1 to 2^24: whole numbers, printed as such.
+      std::cout << iteration_ + 1 << ": mixed precision: the gradients overflowed at loss scale "
+                << int64_t(check.loss_scale) << "; update skipped, loss scale now "
+                << int64_t(check.next_loss_scale) << std::endl;
+    } else {
+      // The host optimizer plans the step (learning-rate scales, decay, Adam's corrections);
+      // the device applies it to its parameters. The host copy is stale until the next
+      // download.
+      device->update(plan_update(optimizer_, net_, lr, images_per_batch_), net_.config().adam);
+      host_current_ = false;
+    }
   } else {
     optimizer_.step(net_, lr, images_per_batch_);
   }
@@ -174,6 +184,7 @@ IterationStats Trainer::step() {
   s.images_per_second = images_per_batch_ / std::max(seconds, 1e-9);
   s.elapsed_seconds = elapsed_;
   s.eta_seconds = double(max_batches_ - iteration_) * seconds;
+  s.update_skipped = skipped;
   return s;
 }
 

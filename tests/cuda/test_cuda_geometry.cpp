@@ -212,6 +212,52 @@ TEST(CudaGeometry, ConvDescriptorsRejectWhatCudnnCannotExpress) {
   EXPECT_ERROR_CONTAINS(conv_geometry(zero_stride), "must be positive");
 }
 
+// Mixed precision: which convolutions run in half (Darknet's CUDNN_HALF tensor-core rules),
+// the algorithm cache keeping half and float apart, the scratch sizes and the fallback note.
+TEST(CudaGeometry, HalfConvolutionSupportFollowsTheTensorCoreRules) {
+  EXPECT_TRUE(half_convolution_support(conv_geometry(conv(32, 13, 64, 3, 2, 1, 1, 1))).supported);
+  EXPECT_TRUE(half_convolution_support(conv_geometry(conv(8, 6, 8, 1, 1, 0, 1, 1))).supported);
+  EXPECT_EQ(half_convolution_support(conv_geometry(conv(32, 13, 64, 3, 2, 1, 1, 1))).reason, "");
+  const auto reason = [](const ops::Conv2dDesc& d) {
+    const HalfConvolutionSupport s = half_convolution_support(conv_geometry(d));
+    EXPECT_FALSE(s.supported);
+    return s.reason;
+  };
+  EXPECT_EQ(reason(conv(3, 12, 8, 3, 1, 1, 1, 1)),
+            "3 input channels (tensor cores need a multiple of 8)");
+  EXPECT_EQ(reason(conv(16, 12, 12, 3, 1, 1, 1, 1)), "12 filters (tensor cores need a multiple of 8)");
+  EXPECT_EQ(reason(conv(16, 12, 16, 3, 1, 1, 1, 2)),
+            "groups=2 (half precision is for ungrouped convolutions)");
+  EXPECT_EQ(reason(conv(16, 12, 16, 3, 1, 2, 2, 1)),
+            "dilation=2 (half precision is for undilated convolutions)");
+  // 16 channels in 2 groups: 8 per group would suit tensor cores, groups still refuse.
+  EXPECT_FALSE(half_convolution_support(conv_geometry(conv(16, 12, 16, 3, 1, 1, 1, 2))).supported);
+
+  const ops::Conv2dDesc d = conv(32, 13, 64, 3, 2, 1, 1, 1);
+  const ConvGeometry f = conv_geometry(d), h = conv_geometry(d, ConvPrecision::half);
+  EXPECT_EQ(f.precision, ConvPrecision::float32);
+  EXPECT_EQ(h.precision, ConvPrecision::half);
+  EXPECT_EQ(h.x, f.x);
+  EXPECT_EQ(h.w, f.w);
+  EXPECT_EQ(h.y, f.y);
+  EXPECT_NE(h.key(), f.key());  // cached per shape and data type
+  EXPECT_EQ(conv_geometry(d, ConvPrecision::float32).key(), f.key());
+  EXPECT_ERROR_CONTAINS(conv_geometry(conv(3, 12, 8, 3, 1, 1, 1, 1), ConvPrecision::half),
+                        "3 input channels");
+  const HalfScratch s = half_scratch_elements(h);
+  EXPECT_EQ(s.x, size_t(2 * 32 * 13 * 13));
+  EXPECT_EQ(s.w, size_t(64 * 32 * 3 * 3));
+  EXPECT_EQ(s.y, size_t(2 * 64 * 7 * 7));
+
+  EXPECT_EQ(half_fallback_note(7, "groups=2 (half precision is for ungrouped convolutions)"),
+            "note: layer 7 [convolutional]: mixed precision: groups=2 (half precision is for "
+            "ungrouped convolutions); this layer trains in float32");
+  const std::string note = "note: a note of test_cuda_geometry.cpp, seen once";
+  EXPECT_TRUE(first_time_noted(note));
+  EXPECT_FALSE(first_time_noted(note));
+  EXPECT_TRUE(first_time_noted(note + " (another)"));
+}
+
 TEST(CudaGeometry, AlgorithmChoiceRespectsTheWorkspaceLimit) {
   const std::vector<AlgorithmCandidate> ranked = {
       {6, false, 0}, {1, true, 500 << 20}, {0, true, 4 << 20}, {2, true, 0}};

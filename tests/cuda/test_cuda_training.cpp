@@ -37,6 +37,7 @@
 #if defined(MISHNET_HAVE_CUDA)
 #include "core/network_cuda_training.h"
 #include "train/gpu_training.h"
+#include "train/loss_scale.h"
 #include "train/param_update.h"
 #endif
 
@@ -385,6 +386,127 @@ TEST(CudaTraining, Yolov4TinyStepMatchesTheCpu) {
                          want, 1e-2f, 1e-2f * scale_of(want) + 1e-6f,
                          "yolov4-tiny layer " + std::to_string(i) + " d" + p.name);
     }
+}
+
+// Mixed precision ([net] mixed_precision=1) against float32 on the device, three SGD steps
+// from the same weights. Layers 2 and 3 run in half (8 channels and filters); 0 (3 input
+// channels) and 7 (groups=2) stay float32 with a note. Tolerance: half rounds x, w, dy and each
+// convolution result to 11 significant bits (u = 2^-11 = 4.9e-4), so a half convolution's
+// output or gradient is off by at most about 3u = 1.5e-3 of the tensor's scale (2u from the
+// operands, u from the result; float accumulation adds ~K 2^-24, negligible). Two half layers
+// forward and their two gradients backward, carried through batch norm (scale-free) and
+// activations (slope <= ~1.1): about 4 x 1.5e-3 = 6e-3 of the scale; compared with
+// |mixed - float| <= 1e-2 * max|float| + 1e-2 * |float|. A missing unscale is off by the loss
+// scale (64x), a wrong conversion or layout by O(1) of the scale.
+TEST(CudaTraining, MixedPrecisionStepsMatchFloat32) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  const uint64_t seed = test::test_seed();
+  Network plain = build_training(training_cfg_text(), 4, false);
+  Network mixed = build_training(training_cfg_text("mixed_precision=1"), 4, false);
+  init_weights(plain, seed);
+  copy_params(plain, mixed);
+  Optimizer plain_opt(plain), mixed_opt(mixed);
+  CudaTrainingNetwork f(plain, 0);
+  testing::internal::CaptureStderr();
+  CudaTrainingNetwork h(mixed, 0);
+  const std::string notes = testing::internal::GetCapturedStderr();
+  // Each note is printed once per process: empty when an earlier test built these layers.
+  if (!notes.empty()) {
+    EXPECT_EQ(notes,
+              "note: layer 0 [convolutional]: mixed precision: 3 input channels (tensor cores "
+              "need a multiple of 8); this layer trains in float32\n"
+              "note: layer 7 [convolutional]: mixed precision: groups=2 (half precision is for "
+              "ungrouped convolutions); this layer trains in float32\n");
+  }
+  EXPECT_FALSE(f.mixed_precision());
+  EXPECT_TRUE(h.mixed_precision());
+  EXPECT_EQ(f.loss_scale(), 1.0f);
+  EXPECT_EQ(h.loss_scale(), LossScaler::kInitialScale);
+  // A scale with room below half's limit for this small net (the first steps at 65536 may
+  // overflow and be skipped, which the next test covers).
+  h.set_loss_scaler(LossScaler(64.0f));
+  const auto close = [](const std::vector<float>& got, const std::vector<float>& want,
+                        const std::string& what) {
+    test::expect_close(got, want, 1e-2f, 1e-2f * scale_of(want) + 1e-7f, what);
+  };
+  for (int step = 0; step < 3; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    const std::vector<float> input = test::uniform_values(
+        plain.input_shape().size(), uint32_t(seed + uint64_t(step)), 0.0f, 1.0f);
+    const std::vector<float> truth = one_hot_truth(plain, seed + 100 + uint64_t(step));
+    std::mt19937_64 f_rng(seed + uint64_t(step)), h_rng(seed + uint64_t(step));
+    f.zero_grads();
+    h.zero_grads();
+    const float f_loss = f.forward_backward(input.data(), truth.data(), f_rng);
+    const float h_loss = h.forward_backward(input.data(), truth.data(), h_rng);
+    EXPECT_NEAR(h_loss, f_loss, 1e-2f * std::fabs(f_loss) + 1e-4f) << "the loss stays unscaled";
+    ASSERT_FALSE(h.gradients_overflow());
+    ASSERT_TRUE(h.finish_gradient_check(false));
+    const std::vector<float> fg = f.gradients(), hg = h.gradients();
+    for (int i = 0; i < plain.num_layers(); ++i)
+      for (const Param& p : plain.layer(i).params) {
+        if (!p.trainable) continue;
+        const size_t off = size_t(p.data - plain.param_data());
+        close(std::vector<float>(hg.begin() + long(off), hg.begin() + long(off + p.count)),
+              std::vector<float>(fg.begin() + long(off), fg.begin() + long(off + p.count)),
+              "layer " + std::to_string(i) + " d" + p.name);
+      }
+    f.apply(plan_update(plain_opt, plain, 0.05f, 4), false);
+    h.apply(plan_update(mixed_opt, mixed, 0.05f, 4), false);
+  }
+  EXPECT_EQ(h.loss_scale(), 64.0f);  // no overflow, far from the growth interval
+  f.download_parameters();
+  h.download_parameters();
+  close(std::vector<float>(mixed.param_data(), mixed.param_data() + mixed.num_params()),
+        std::vector<float>(plain.param_data(), plain.param_data() + plain.num_params()),
+        "parameters after three steps");
+}
+
+// An overflow of the scaled gradients skips the step: the check finds it, apply refuses the
+// still-scaled gradients, the scale halves and the parameters stay. Forced with the largest
+// scale, 2^24: layer 3's filter gradient sums 4 x 6 x 6 = 144 products x dy, so it exceeds
+// half's 65504 as soon as their mean magnitude exceeds 65504 / 2^24 / 144 = 2.7e-5, which any
+// non-vanishing gradient of this net does. Then a normal step at a small scale goes through.
+TEST(CudaTraining, MixedPrecisionOverflowSkipsTheStepAndHalvesTheScale) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  const uint64_t seed = test::test_seed();
+  Network mixed = build_training(training_cfg_text("mixed_precision=1"), 4, false);
+  init_weights(mixed, seed);
+  Optimizer opt(mixed);
+  testing::internal::CaptureStderr();  // the float32 notes, tested above
+  CudaTrainingNetwork h(mixed, 0);
+  testing::internal::GetCapturedStderr();
+  h.set_loss_scaler(LossScaler(LossScaler::kMaxScale));
+  const auto trainable = [&mixed] {
+    std::vector<float> v;
+    for (int i = 0; i < mixed.num_layers(); ++i)
+      for (const Param& p : mixed.layer(i).params)
+        if (p.trainable) v.insert(v.end(), p.data, p.data + p.count);
+    return v;
+  };
+  const std::vector<float> before = trainable();
+  const std::vector<float> input =
+      test::uniform_values(mixed.input_shape().size(), uint32_t(seed), 0.0f, 1.0f);
+  const std::vector<float> truth = one_hot_truth(mixed, seed + 1);
+  std::mt19937_64 rng(seed);
+  h.zero_grads();
+  const float loss = h.forward_backward(input.data(), truth.data(), rng);
+  EXPECT_TRUE(std::isfinite(loss)) << "the overflow is in the backward pass only";
+  ASSERT_TRUE(h.gradients_overflow());
+  EXPECT_ERROR_CONTAINS(h.apply(plan_update(opt, mixed, 0.05f, 4), false), "still scaled");
+  EXPECT_FALSE(h.finish_gradient_check(true));
+  EXPECT_EQ(h.loss_scale(), LossScaler::kMaxScale / 2);
+  h.download_parameters();
+  EXPECT_EQ(trainable(), before) << "a skipped step changes no trainable parameter";
+
+  h.set_loss_scaler(LossScaler(64.0f));
+  h.zero_grads();
+  h.forward_backward(input.data(), truth.data(), rng);
+  ASSERT_FALSE(h.gradients_overflow());
+  EXPECT_TRUE(h.finish_gradient_check(false));
+  h.apply(plan_update(opt, mixed, 0.05f, 4), false);
+  h.download_parameters();
+  EXPECT_NE(trainable(), before);
 }
 
 #else

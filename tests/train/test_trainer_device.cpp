@@ -24,6 +24,7 @@
 #include "mishnet/trainer.h"
 #include "mishnet/weights.h"
 #include "test_util.h"
+#include "train/loss_scale.h"
 #include "train/param_update.h"
 
 namespace mishnet {
@@ -120,6 +121,7 @@ class HostDevice final : public TrainingDevice {
     if (std::this_thread::get_id() != trainer_thread) ++staged_off_thread;
   }
   void update(const std::vector<ParamUpdate>& updates, bool adam) override {
+    ++updates_applied;
     float* w = replica_->param_data();
     const float* g = replica_->grad_data();
     for (const ParamUpdate& u : updates)
@@ -131,12 +133,25 @@ class HostDevice final : public TrainingDevice {
       }
     replica_->parameters_changed();
   }
+  // Mixed precision as GpuTraining does it, with the overflow of check k given by the test.
+  GradientCheck check_gradients() override {
+    const size_t k = size_t(checks++);
+    if (overflow_at.empty()) return {};
+    const bool overflow = k < overflow_at.size() && overflow_at[k];
+    GradientCheck c;
+    c.loss_scale = scaler.scale();
+    c.skip = !scaler.record_step(overflow);
+    c.next_loss_scale = scaler.scale();
+    return c;
+  }
   void network_changed(Network&) override {
     ++rebuilds;
     replica_.reset();  // rebuilt at the new size by the upload that follows
   }
 
-  int uploads = 0, downloads = 0, rebuilds = 0;
+  int uploads = 0, downloads = 0, rebuilds = 0, checks = 0, updates_applied = 0;
+  std::vector<bool> overflow_at;  // empty: float32 (no mixed precision)
+  LossScaler scaler;
   bool staging = false;
   int staged_hits = 0, staged_off_thread = 0;
   std::thread::id trainer_thread = std::this_thread::get_id();
@@ -333,6 +348,60 @@ TEST(TrainerDevice, MultiScaleResizesThroughTheHost) {
   t.sync_host();
   EXPECT_TRUE(same_params(net, host));
   EXPECT_EQ(net.input_shape(), host.input_shape());
+}
+
+// Mixed precision: a step whose gradients overflowed is reported on stdout and not applied
+// (no update, no optimizer step counted: Adam's bias corrections stay), the scale halves, and
+// the iteration still counts (images seen, schedule, checkpoints).
+TEST(TrainerDevice, AnOverflowedMixedPrecisionStepIsSkippedAndReported) {
+  const std::string text = cfg_text("adam=1");
+  const uint64_t seed = test::test_seed();
+  const std::string dir = test::scratch_dir("trainer_device_overflow");
+  TrainerOptions to;
+  to.backup_dir = dir;
+  to.name = "o";
+  to.seed = seed;
+  to.max_batches = 4;
+  Network net = make_net(text, seed);
+  Source data(net.input_shape(), net.truth_floats(), seed);
+  HostDevice device(text);
+  device.overflow_at = {false, true, false, false};  // the second step overflows
+  to.device = &device;
+  Trainer t(net, data, to);
+  const uint64_t images = uint64_t(net.batch()) * 2;  // two subdivisions
+
+  EXPECT_FALSE(t.step().update_skipped);
+  t.sync_host();
+  const std::vector<float> after_first(net.param_data(), net.param_data() + net.num_params());
+  const int downloads = device.downloads;
+  testing::internal::CaptureStdout();
+  const IterationStats skipped = t.step();
+  EXPECT_EQ(testing::internal::GetCapturedStdout(),
+            "2: mixed precision: the gradients overflowed at loss scale 65536; update skipped, "
+            "loss scale now 32768\n");
+  EXPECT_TRUE(skipped.update_skipped);
+  EXPECT_EQ(skipped.iteration, 2);
+  EXPECT_EQ(t.iteration(), 2);
+  EXPECT_EQ(net.seen, 2 * images);
+  EXPECT_EQ(device.updates_applied, 1);
+  t.sync_host();
+  EXPECT_EQ(device.downloads, downloads) << "nothing changed on the device";
+  EXPECT_TRUE(std::equal(after_first.begin(), after_first.end(), net.param_data()));
+  EXPECT_EQ(device.scaler.scale(), LossScaler::kInitialScale / 2);
+
+  testing::internal::CaptureStdout();
+  EXPECT_FALSE(t.step().update_skipped);
+  EXPECT_FALSE(t.step().update_skipped);
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "");
+  EXPECT_TRUE(t.done());
+  EXPECT_EQ(device.checks, 4);
+  EXPECT_EQ(device.updates_applied, 3);
+  t.sync_host();
+  EXPECT_FALSE(std::equal(after_first.begin(), after_first.end(), net.param_data()));
+  t.save(dir + "/o.weights");
+  const TrainState state = load_train_state(dir + "/o.state");
+  EXPECT_EQ(state.iteration, 4);
+  EXPECT_EQ(state.optimizer_steps, 3) << "the skipped step is not an optimizer step";
 }
 
 }  // namespace

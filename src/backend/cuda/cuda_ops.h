@@ -170,6 +170,12 @@ void adam_update(const kernels::AdamStep& p, float* w, float* m, float* v, const
 bool gradients_overflow(const float* grad, size_t n, StreamHandle stream = nullptr);
 // x *= factor for n values: the loss scale on the loss deltas, 1/scale on the gradients.
 void scale_values(float* x, size_t n, float factor, StreamHandle stream = nullptr);
+// float <-> IEEE half (uint16_t bit patterns, kernels/half_precision.h: round to nearest even)
+// for the half-precision convolution: h = half(x); x = float(h); x += float(h) (ADD, as the
+// float gradients accumulate).
+void float_to_half(const float* x, uint16_t* h, size_t n, StreamHandle stream = nullptr);
+void half_to_float(const uint16_t* h, float* x, size_t n, StreamHandle stream = nullptr);
+void add_half_to_float(const uint16_t* h, float* x, size_t n, StreamHandle stream = nullptr);
 
 // --- Input (data/image.cpp's load_image conversion) ---
 // dst (batch x channels x h x w floats in [0, 1]) from interleaved 8-bit pixels (batch x h x w x

@@ -16,10 +16,13 @@ namespace mishnet::cuda {
 
 namespace {
 
-// One cuDNN handle and one workspace per thread (a thread drives one GPU).
+// One cuDNN handle and one workspace per thread (a thread drives one GPU), and the half copies
+// of x (or dx), w (or dw) and y (or dy) of half-precision convolutions: one convolution runs
+// at a time on a thread's stream, so every layer shares them.
 struct ThreadCudnn {
   cudnnHandle_t handle = nullptr;
   DeviceBuffer workspace;
+  DeviceBuffer half_x, half_w, half_y;
   ThreadCudnn() { MISHNET_CUDNN_CHECK(cudnnCreate(&handle)); }
   ~ThreadCudnn() {
     if (handle) (void)cudnnDestroy(handle);
@@ -93,6 +96,8 @@ struct CudnnConvolution::Impl {
   cudnnTensorDescriptor_t bias_desc = nullptr;
   cudnnActivationDescriptor_t relu_desc = nullptr, identity_desc = nullptr;
 
+  bool half() const { return g.precision == ConvPrecision::half; }
+
   ~Impl() {
     if (bias_desc) (void)cudnnDestroyTensorDescriptor(bias_desc);
     if (relu_desc) (void)cudnnDestroyActivationDescriptor(relu_desc);
@@ -109,16 +114,19 @@ struct CudnnConvolution::Impl {
     MISHNET_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w_desc));
     MISHNET_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv_desc));
     const std::array<int, 4> xs = packed_nchw_strides(g.x), ys = packed_nchw_strides(g.y);
-    MISHNET_CUDNN_CHECK(cudnnSetTensorNdDescriptor(x_desc, CUDNN_DATA_FLOAT, 4, g.x.data(), xs.data()));
-    MISHNET_CUDNN_CHECK(cudnnSetTensorNdDescriptor(y_desc, CUDNN_DATA_FLOAT, 4, g.y.data(), ys.data()));
-    MISHNET_CUDNN_CHECK(cudnnSetFilterNdDescriptor(w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, 4, g.w.data()));
+    // Half tensors with float compute (cuDNN's PSEUDO_HALF_CONFIG, Darknet's CUDNN_HALF).
+    const cudnnDataType_t type = half() ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+    MISHNET_CUDNN_CHECK(cudnnSetTensorNdDescriptor(x_desc, type, 4, g.x.data(), xs.data()));
+    MISHNET_CUDNN_CHECK(cudnnSetTensorNdDescriptor(y_desc, type, 4, g.y.data(), ys.data()));
+    MISHNET_CUDNN_CHECK(cudnnSetFilterNdDescriptor(w_desc, type, CUDNN_TENSOR_NCHW, 4, g.w.data()));
     MISHNET_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(conv_desc, 2, g.pad.data(), g.stride.data(),
                                                         g.dilation.data(), CUDNN_CROSS_CORRELATION,
                                                         CUDNN_DATA_FLOAT));
     MISHNET_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv_desc, g.groups));
     // Full float32 (no TF32 tensor cores): results comparable with the CPU. Mixed precision is a
-    // separate, opt-in mode (docs/gpu.md).
-    MISHNET_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc, CUDNN_FMA_MATH));
+    // separate, opt-in mode (docs/gpu.md): tensor cores on the half tensors.
+    MISHNET_CUDNN_CHECK(
+        cudnnSetConvolutionMathType(conv_desc, half() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
     // cuDNN's own output size must agree with mishnet's.
     std::array<int, 4> out{};
     MISHNET_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(conv_desc, x_desc, w_desc, 4, out.data()));
@@ -206,14 +214,20 @@ struct CudnnConvolution::Impl {
     ThreadCudnn& t = thread_cudnn();
     MISHNET_CUDNN_CHECK(cudnnSetStream(t.handle, stream));
     t.workspace.reserve(algos.workspace);
+    if (half()) {
+      const HalfScratch s = half_scratch_elements(g);
+      t.half_x.reserve(s.x * sizeof(uint16_t));
+      t.half_w.reserve(s.w * sizeof(uint16_t));
+      t.half_y.reserve(s.y * sizeof(uint16_t));
+    }
     return t;
   }
 };
 
 CudnnConvolution::CudnnConvolution(const ops::Conv2dDesc& d, size_t workspace_limit_bytes,
-                                   Directions directions)
+                                   Directions directions, ConvPrecision precision)
     : impl_(std::make_unique<Impl>()) {
-  impl_->g = conv_geometry(d);
+  impl_->g = conv_geometry(d, precision);
   impl_->limit = workspace_limit_bytes;
   impl_->backward = directions == Directions::all;
   impl_->describe();
@@ -222,14 +236,31 @@ CudnnConvolution::CudnnConvolution(const ops::Conv2dDesc& d, size_t workspace_li
 
 CudnnConvolution::~CudnnConvolution() = default;
 
+namespace {
+
+uint16_t* halves(const DeviceBuffer& b) { return static_cast<uint16_t*>(b.data()); }
+
+}  // namespace
+
 void CudnnConvolution::forward(const float* x, const float* w, const float* bias, float* y,
                                StreamHandle stream) {
   Impl& m = *impl_;
   ThreadCudnn& t = m.prepare(stream);
   const float one = 1.0f, zero = 0.0f;
-  MISHNET_CUDNN_CHECK(cudnnConvolutionForward(t.handle, &one, m.x_desc, x, m.w_desc, w,
-                                              m.conv_desc, m.algos.forward, t.workspace.data(),
-                                              t.workspace.bytes(), &zero, m.y_desc, y));
+  if (m.half()) {
+    const HalfScratch n = half_scratch_elements(m.g);
+    float_to_half(x, halves(t.half_x), n.x, stream);
+    float_to_half(w, halves(t.half_w), n.w, stream);
+    MISHNET_CUDNN_CHECK(cudnnConvolutionForward(
+        t.handle, &one, m.x_desc, t.half_x.data(), m.w_desc, t.half_w.data(), m.conv_desc,
+        m.algos.forward, t.workspace.data(), t.workspace.bytes(), &zero, m.y_desc,
+        t.half_y.data()));
+    half_to_float(halves(t.half_y), y, n.y, stream);
+  } else {
+    MISHNET_CUDNN_CHECK(cudnnConvolutionForward(t.handle, &one, m.x_desc, x, m.w_desc, w,
+                                                m.conv_desc, m.algos.forward, t.workspace.data(),
+                                                t.workspace.bytes(), &zero, m.y_desc, y));
+  }
   if (bias) add_bias(Shape{m.g.y[0], m.g.y[1], m.g.y[2], m.g.y[3]}, y, bias, stream);
 }
 
@@ -244,7 +275,10 @@ void CudnnConvolution::forward_activation(const float* x, const float* w, const 
   Impl& m = *impl_;
   const Shape out{m.g.y[0], m.g.y[1], m.g.y[2], m.g.y[3]};
   const ConvEpilogue e = epilogue(a, bias != nullptr);
-  if (e == ConvEpilogue::cudnn_fused_relu || e == ConvEpilogue::cudnn_fused_identity) {
+  const bool fused = e == ConvEpilogue::cudnn_fused_relu || e == ConvEpilogue::cudnn_fused_identity;
+  if (fused && m.half())  // the fused call would read float data through half descriptors
+    fail("CudnnConvolution: forward_activation runs float32 convolutions only");
+  if (fused) {
     m.describe_fused();
     ThreadCudnn& t = m.prepare(stream);
     // y = act(1 * conv(x) + 0 * z + bias) with z = y (cuDNN reads z only when alpha2 != 0).
@@ -269,7 +303,19 @@ void CudnnConvolution::backward_data(const float* dy, const float* w, float* dx,
   Impl& m = *impl_;
   if (!m.backward) fail("CudnnConvolution: backward_data on a forward-only convolution");
   ThreadCudnn& t = m.prepare(stream);
-  const float one = 1.0f;
+  const float one = 1.0f, zero = 0.0f;
+  if (m.half()) {
+    // dx_half = conv_data(dy_half, w_half), then dx += dx_half in float.
+    const HalfScratch n = half_scratch_elements(m.g);
+    float_to_half(dy, halves(t.half_y), n.y, stream);
+    float_to_half(w, halves(t.half_w), n.w, stream);
+    MISHNET_CUDNN_CHECK(cudnnConvolutionBackwardData(
+        t.handle, &one, m.w_desc, t.half_w.data(), m.y_desc, t.half_y.data(), m.conv_desc,
+        m.algos.backward_data, t.workspace.data(), t.workspace.bytes(), &zero, m.x_desc,
+        t.half_x.data()));
+    add_half_to_float(halves(t.half_x), dx, n.x, stream);
+    return;
+  }
   MISHNET_CUDNN_CHECK(cudnnConvolutionBackwardData(t.handle, &one, m.w_desc, w, m.y_desc, dy,
                                                    m.conv_desc, m.algos.backward_data,
                                                    t.workspace.data(), t.workspace.bytes(), &one,
@@ -281,7 +327,20 @@ void CudnnConvolution::backward_filter(const float* x, const float* dy, float* d
   Impl& m = *impl_;
   if (!m.backward) fail("CudnnConvolution: backward_filter on a forward-only convolution");
   ThreadCudnn& t = m.prepare(stream);
-  const float one = 1.0f;
+  const float one = 1.0f, zero = 0.0f;
+  if (m.half()) {
+    // dw_half = conv_filter(x_half, dy_half), then dw += dw_half in float (the float
+    // gradient accumulates over layers' calls and subdivisions, as on the CPU).
+    const HalfScratch n = half_scratch_elements(m.g);
+    float_to_half(x, halves(t.half_x), n.x, stream);
+    float_to_half(dy, halves(t.half_y), n.y, stream);
+    MISHNET_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+        t.handle, &one, m.x_desc, t.half_x.data(), m.y_desc, t.half_y.data(), m.conv_desc,
+        m.algos.backward_filter, t.workspace.data(), t.workspace.bytes(), &zero, m.w_desc,
+        t.half_w.data()));
+    add_half_to_float(halves(t.half_w), dw, n.w, stream);
+    return;
+  }
   MISHNET_CUDNN_CHECK(cudnnConvolutionBackwardFilter(t.handle, &one, m.x_desc, x, m.y_desc, dy,
                                                      m.conv_desc, m.algos.backward_filter,
                                                      t.workspace.data(), t.workspace.bytes(),
@@ -309,5 +368,6 @@ int CudnnConvolution::backward_filter_algorithm() const {
   return int(impl_->algos.backward_filter);
 }
 size_t CudnnConvolution::workspace_bytes() const { return impl_->algos.workspace; }
+ConvPrecision CudnnConvolution::precision() const { return impl_->g.precision; }
 
 }  // namespace mishnet::cuda

@@ -1,11 +1,16 @@
 // 2-D convolution on the GPU with cuDNN: forward, backward-data and backward-filter, with
 // algorithms chosen once per shape under a workspace limit (cached process-wide) and one
 // workspace per thread shared by all convolutions. No CUDA types here.
+// In half precision (mixed-precision training) x, w and dy stay float32 in memory: each call
+// converts what it reads into per-thread half scratch buffers, cuDNN runs on halves with float
+// accumulation and tensor cores, and the result is converted back to float (gradients ADDED).
+// Callers check conv_geometry.h's half_convolution_support first.
 #pragma once
 #include <cstddef>
 #include <memory>
 
 #include "backend/cuda/conv_epilogue.h"
+#include "backend/cuda/conv_geometry.h"
 #include "backend/cuda/stream_handle.h"
 #include "ops/conv2d.h"
 
@@ -18,7 +23,8 @@ class CudnnConvolution {
   // forward one's, and backward_data/backward_filter throw.
   enum class Directions { all, forward_only };
   CudnnConvolution(const ops::Conv2dDesc& d, size_t workspace_limit_bytes,
-                   Directions directions = Directions::all);
+                   Directions directions = Directions::all,
+                   ConvPrecision precision = ConvPrecision::float32);
   ~CudnnConvolution();
   CudnnConvolution(const CudnnConvolution&) = delete;
   CudnnConvolution& operator=(const CudnnConvolution&) = delete;
@@ -50,6 +56,7 @@ class CudnnConvolution {
   int backward_data_algorithm() const;
   int backward_filter_algorithm() const;
   size_t workspace_bytes() const;
+  ConvPrecision precision() const;
 
  private:
   struct Impl;

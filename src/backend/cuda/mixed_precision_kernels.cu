@@ -1,7 +1,7 @@
 // Mixed-precision training's gradient steps on the GPU (kernels/mixed_precision.h, the functions
 // the CPU test checks): the overflow check of the scaled gradients, reduced to one flag for the
 // host, and the multiplication by a factor (the loss scale on the loss deltas, 1/scale on the
-// gradients). Compiled only so far: not yet called by CudaTrainingNetwork (docs/gpu.md).
+// gradients). Called by CudaTrainingNetwork under [net] mixed_precision=1 (docs/gpu.md).
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/kernel_util.cuh"
