@@ -32,7 +32,9 @@ namespace {
 
 TEST(CudaMixedPrecision, OverflowCheckAndScalingMatchTheHost) {
   MISHNET_REQUIRE_CUDA_DEVICE();
-  const size_t n = 100003;  // more than one grid-stride pass on small launches
+  // Over kMaxBlocks * kThreadsPerBlock (1,048,576): each thread makes several grid-stride
+  // passes, and the bad value sits in a later pass of the last thread.
+  const size_t n = 3 * 1048576 + 17;
   std::vector<float> g = test::uniform_values(n, 7, -1000.0f, 1000.0f);
   auto dg = test::to_device(g);
   EXPECT_FALSE(cuda::gradients_overflow(dg.data(), n));
