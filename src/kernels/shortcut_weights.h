@@ -4,11 +4,11 @@
 //
 // Weights are input-major: weight (k, g) of input k and group g is at k * groups + g, with one
 // group (per_feature) or one per channel (per_channel); input 0 is the previous layer, input
-// k > 0 is from_(k-1). The gradient goes in two gathered steps (no atomics), one call per index
-// on the CPU and one thread per index on the GPU: per (input k, channel c), the sum over the
-// batch and pixels of delta * input_k (dL/d(effective weight) of that channel, in double, in
-// the order (image, pixel)); then per raw weight, the sum of those over its group's channels
-// and the derivative of the normalisation.
+// k > 0 is from_(k-1). The gradient goes in two gathered steps (no atomics): per (input k,
+// channel c), the sum over the batch and pixels of delta * input_k (dL/d(effective weight) of
+// that channel, in double; one call per index on the CPU, one block per index on the GPU); then
+// per raw weight (one call / one thread each), the sum of those over its group's channels and
+// the derivative of the normalisation.
 #pragma once
 #include <math.h>
 
@@ -65,31 +65,35 @@ MISHNET_HD void shortcut_effective_group(ops::ShortcutNormalization normalizatio
   }
 }
 
-// dL/d(effective weight of input x at channel c): sum over images b and pixels p of
-// delta[b][c][p] * x[b][c][p], in double. x holds `x_size` floats per image (Darknet's flat
-// rule: element i = c * spatial + p exists only when i < x_size); delta holds channels *
-// spatial per image.
+// dL/d(effective weight of input x at channel c), or the part of it a thread of a block sums:
+// the sum over images b and pixels p of delta[b][c][p] * x[b][c][p] in double, over the
+// positions e = b * spatial + p = first, first + step, ... (first 0, step 1: all, in the order
+// (image, pixel)). x holds `x_size` floats per image (Darknet's flat rule: element
+// i = c * spatial + p exists only when i < x_size); delta holds channels * spatial per image.
 MISHNET_HD double shortcut_channel_weight_gradient(const float* delta, const float* x,
                                                    long x_size, int batch, int channels,
-                                                   int spatial, int c) {
+                                                   int spatial, int c, long first = 0,
+                                                   long step = 1) {
   const long per_image = long(channels) * spatial;
+  const long positions = long(batch) * spatial;
   double sum = 0.0;
-  for (int b = 0; b < batch; ++b)
-    for (long p = 0; p < spatial; ++p) {
-      const long i = long(c) * spatial + p;
-      if (i >= x_size) break;  // pixels only grow i: the rest of the channel is outside too
-      sum += double(delta[b * per_image + i]) * x[b * x_size + i];
-    }
+  for (long e = first; e < positions; e += step) {
+    const long b = e / spatial, i = long(c) * spatial + e % spatial;
+    if (i < x_size) sum += double(delta[b * per_image + i]) * x[b * x_size + i];
+  }
   return sum;
 }
 
-// Step 1 for index t = k * channels + c: x[k] holds x_size[k] floats per image.
+// Step 1 for index t = k * channels + c (x[k] holds x_size[k] floats per image); the CPU sums
+// all positions, a GPU block one call per thread (first = thread, step = block size) and then
+// adds the threads' parts in a fixed tree.
 MISHNET_HD double shortcut_channel_weight_gradient_at(const float* delta, const float* const* x,
                                                       const long* x_size, int batch,
-                                                      int channels, int spatial, long t) {
+                                                      int channels, int spatial, long t,
+                                                      long first = 0, long step = 1) {
   const long k = t / channels;
   return shortcut_channel_weight_gradient(delta, x[k], x_size[k], batch, channels, spatial,
-                                          int(t % channels));
+                                          int(t % channels), first, step);
 }
 
 // dL/d(effective weight (k, g)): the per-channel sums of its group's channels, in channel order.

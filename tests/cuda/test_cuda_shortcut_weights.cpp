@@ -1,8 +1,8 @@
 // The per-thread bodies of the weighted [shortcut]'s device training (kernels/shortcut_weights.h),
-// run on the CPU for every index exactly as the kernels launch them (one call per weight group,
-// per (input, channel), per raw weight), against ops::shortcut_backward and against an
-// independent double-precision finite difference of the loss sum(delta * out) in the raw
-// weights. Needs no device.
+// run on the CPU for every index as the kernels launch them (one call per weight group, one
+// block of kThreadsPerBlock parts and block_sum's tree per (input, channel), one call per raw
+// weight), against ops::shortcut_backward and against an independent double-precision finite
+// difference of the loss sum(delta * out) in the raw weights. Needs no device.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/launch_geometry.h"
 #include "cuda_test_util.h"
 #include "kernels/shortcut_weights.h"
 #include "ops/shortcut.h"
@@ -56,10 +57,25 @@ Case make_case(ops::ShortcutWeights weights, ops::ShortcutNormalization normaliz
   return c;
 }
 
-// What the two kernels compute: the effective weights per group, then the per-(input, channel)
-// sums, then each raw weight's gradient added to d_weights.
+// The sum of one (input, channel) as a block computes it: thread th's part over positions th,
+// th + threads, ..., then block_sum's tree (kernel_util.cuh). threads == 1: the CPU's one sum.
+double block_of_parts(const float* delta, const std::vector<const float*>& x,
+                      const std::vector<long>& x_size, const ops::ShortcutDesc& d, long t,
+                      int threads) {
+  std::vector<double> part(static_cast<size_t>(threads));
+  for (int th = 0; th < threads; ++th)
+    part[size_t(th)] = kernels::shortcut_channel_weight_gradient_at(
+        delta, x.data(), x_size.data(), d.batch, d.channels, d.spatial, t, th, threads);
+  for (int half = threads / 2; half > 0; half /= 2)
+    for (int th = 0; th < half; ++th) part[size_t(th)] += part[size_t(th + half)];
+  return part[0];
+}
+
+// What the two kernels compute (threads = kThreadsPerBlock; 1: the CPU's order): the effective
+// weights per group, then the per-(input, channel) sums, then each raw weight's gradient added
+// to d_weights.
 std::vector<float> device_bodies_gradient(const Case& c, std::vector<float>* effective_out,
-                                          float start) {
+                                          float start, int threads) {
   const ops::ShortcutDesc& d = c.desc;
   const int groups = c.groups(), inputs = d.inputs();
   std::vector<float> effective(d.weights_count());
@@ -74,8 +90,7 @@ std::vector<float> device_bodies_gradient(const Case& c, std::vector<float>* eff
   }
   std::vector<double> per_channel(size_t(inputs) * size_t(d.channels));
   for (long t = 0; t < long(per_channel.size()); ++t)
-    per_channel[size_t(t)] = kernels::shortcut_channel_weight_gradient_at(
-        c.delta.data(), x.data(), x_size.data(), d.batch, d.channels, d.spatial, t);
+    per_channel[size_t(t)] = block_of_parts(c.delta.data(), x, x_size, d, t, threads);
   std::vector<float> d_weights(d.weights_count(), start);
   for (int t = 0; t < int(d_weights.size()); ++t)
     d_weights[size_t(t)] += float(kernels::shortcut_raw_weight_gradient_at(
@@ -138,21 +153,23 @@ std::string name(ops::ShortcutWeights w, ops::ShortcutNormalization n) {
                                                   : "softmax");
 }
 
-// The device path computes what the CPU backward computes, to the bit: the same sums in the
-// same order.
+// The CPU backward sums each (input, channel) in one pass: the bodies in that order give its
+// numbers to the bit; the device's blocks (the same double terms, another order of additions)
+// to float rounding.
 TEST(CudaGather, ShortcutWeightBodiesMatchTheCpuBackward) {
   uint32_t seed = 300;
   for (auto w : kWeights)
     for (auto n : kNormalizations) {
       SCOPED_TRACE(name(w, n));
       const Case c = make_case(w, n, seed += 20);
-      std::vector<float> effective;
-      const std::vector<float> got = device_bodies_gradient(c, &effective, 0.25f);
-      EXPECT_EQ(effective, ops::shortcut_effective_weights(c.desc, c.raw.data()));
       std::vector<float> want(c.raw.size(), 0.25f);
       ops::shortcut_backward(c.desc, c.delta.data(), c.in.data(), c.from_ptrs().data(),
                              c.raw.data(), nullptr, nullptr, want.data());
-      EXPECT_EQ(got, want);
+      std::vector<float> effective;
+      EXPECT_EQ(device_bodies_gradient(c, &effective, 0.25f, 1), want);
+      EXPECT_EQ(effective, ops::shortcut_effective_weights(c.desc, c.raw.data()));
+      test::expect_close(device_bodies_gradient(c, nullptr, 0.25f, cuda::kThreadsPerBlock), want,
+                         1e-6f, 1e-7f, "blocks");
     }
 }
 
@@ -163,7 +180,8 @@ TEST(CudaGather, ShortcutWeightBodiesAreTheGradientOfTheLoss) {
     for (auto n : kNormalizations) {
       SCOPED_TRACE(name(w, n));
       const Case c = make_case(w, n, seed += 20);
-      const std::vector<float> got = device_bodies_gradient(c, nullptr, 0.0f);
+      const std::vector<float> got =
+          device_bodies_gradient(c, nullptr, 0.0f, cuda::kThreadsPerBlock);
       const std::vector<double> raw(c.raw.begin(), c.raw.end());
       double scale = 0.0;
       std::vector<double> want(raw.size());

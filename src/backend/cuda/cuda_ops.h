@@ -82,8 +82,9 @@ void shortcut_backward_inputs(const ops::ShortcutDesc& d, const float* delta,
                               StreamHandle stream = nullptr);
 // Training a weighted shortcut (kernels/shortcut_weights.h): the effective weights from the raw
 // ones on the device (ops::shortcut_effective_weights), and d_weights += dL/d(raw weights), the
-// weight gradient of ops::shortcut_backward through the normalisation (one thread per (input,
-// channel) into `per_channel`, d.inputs() * d.channels doubles of scratch, then one per weight).
+// weight gradient of ops::shortcut_backward through the normalisation (one block per (input,
+// channel) into `per_channel`, d.inputs() * d.channels doubles of scratch, then one thread per
+// weight).
 void shortcut_effective_weights(const ops::ShortcutDesc& d, const float* raw, float* effective,
                                 StreamHandle stream = nullptr);
 void shortcut_backward_weights(const ops::ShortcutDesc& d, const float* delta, const float* in,

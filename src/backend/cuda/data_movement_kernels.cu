@@ -106,15 +106,18 @@ struct ShortcutWeightSources {
   long size[kMaxShortcutInputs + 1];
 };
 
-// One thread per (input, channel): dL/d(effective weight) of that channel, in double.
+// One block per (input, channel): dL/d(effective weight) of that channel, each thread's part in
+// double, then the block's sum in a fixed tree (kernel_util.cuh block_sum).
 __global__ void shortcut_channel_weight_gradient_kernel(const float* delta,
                                                         ShortcutWeightSources sources, int batch,
                                                         int channels, int spatial,
-                                                        double* per_channel, size_t total) {
-  MISHNET_GRID_STRIDE_LOOP(t, total) {
-    per_channel[t] = kernels::shortcut_channel_weight_gradient_at(
-        delta, sources.x, sources.size, batch, channels, spatial, long(t));
-  }
+                                                        double* per_channel) {
+  const long t = long(blockIdx.x);
+  const double part = kernels::shortcut_channel_weight_gradient_at(
+      delta, sources.x, sources.size, batch, channels, spatial, t, long(threadIdx.x),
+      long(blockDim.x));
+  const double sum = block_sum(part);
+  if (threadIdx.x == 0) per_channel[t] = sum;
 }
 
 // One thread per raw weight: its gradient through the normalisation, added.
@@ -239,10 +242,10 @@ void shortcut_backward_weights(const ops::ShortcutDesc& d, const float* delta, c
     sources.x[j + 1] = from[j];
     sources.size[j + 1] = d.from_sizes[j];
   }
-  const size_t pairs = size_t(d.inputs()) * size_t(d.channels);
-  launch_elements("launch of shortcut_channel_weight_gradient_kernel", pairs, stream,
-                  shortcut_channel_weight_gradient_kernel, delta, sources, d.batch, d.channels,
-                  d.spatial, per_channel, pairs);
+  const unsigned pairs = unsigned(d.inputs()) * unsigned(d.channels);
+  shortcut_channel_weight_gradient_kernel<<<pairs, kThreadsPerBlock, 0, stream>>>(
+      delta, sources, d.batch, d.channels, d.spatial, per_channel);
+  MISHNET_CUDA_CHECK_LAUNCH("shortcut_channel_weight_gradient_kernel");
   launch_elements("launch of shortcut_raw_weight_gradient_kernel", d.weights_count(), stream,
                   shortcut_raw_weight_gradient_kernel, d.normalization, raw, effective,
                   static_cast<const double*>(per_channel), d.inputs(), shortcut_groups(d),
