@@ -59,22 +59,26 @@ class CropLayer final : public Layer {
   }
 
   void forward(const ForwardContext& ctx, Tensor& out) override {
-    window_ = centre_window();
-    if (ctx.training) {
-      if (!ctx.rng) fail("[crop] layer ", index, ": training forward without a random generator");
-      std::mt19937_64& rng = *ctx.rng;
-      window_.top = std::uniform_int_distribution<int>(0, input_shape.h - crop_h_)(rng);
-      window_.left = std::uniform_int_distribution<int>(0, input_shape.w - crop_w_)(rng);
-      window_.flip = flip_ && std::bernoulli_distribution(0.5)(rng);
-    }
+    window_ = ctx.training ? training_window(ctx.rng) : centre_window();
     ops::crop_reference(ctx.input, window_, out.data);
   }
 
-  // Inference takes the centre window, never flipped.
+  // Inference takes the centre window, never flipped. Training draws the window on the host
+  // from the run's generator, as the CPU forward does (the same window for a seed).
   bool has_cuda_forward() const override { return true; }
+  bool has_cuda_backward() const override { return true; }
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
     cuda::crop(ctx.input.shape, ctx.input.data, centre_window(), out.data, ctx.stream);
+  }
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    window_ = training_window(ctx.rng);
+    cuda::crop(ctx.input.shape, ctx.input.data, window_, out.data, ctx.stream);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    cuda::crop_backward(ctx.input_delta.shape, window_, ctx.delta.data, ctx.input_delta.data,
+                        ctx.stream);
   }
 #endif
 
@@ -89,6 +93,17 @@ class CropLayer final : public Layer {
   }
 
  private:
+  // Darknet's CPU training crop: a random window (shared by the batch), mirrored with
+  // probability 1/2 when flip=1.
+  ops::CropWindow training_window(std::mt19937_64* rng) const {
+    if (!rng) fail("[crop] layer ", index, ": training forward without a random generator");
+    ops::CropWindow w = centre_window();
+    w.top = std::uniform_int_distribution<int>(0, input_shape.h - crop_h_)(*rng);
+    w.left = std::uniform_int_distribution<int>(0, input_shape.w - crop_w_)(*rng);
+    w.flip = flip_ && std::bernoulli_distribution(0.5)(*rng);
+    return w;
+  }
+
   ops::CropWindow centre_window() const {
     ops::CropWindow w;
     w.top = (input_shape.h - crop_h_) / 2;

@@ -13,6 +13,11 @@
 #include "mishnet/error.h"
 #include "ops/softmax_op.h"
 
+#if defined(MISHNET_HAVE_CUDA)
+#include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/device_memory.h"
+#endif
+
 namespace mishnet {
 
 namespace {
@@ -67,6 +72,20 @@ class DetectionLayer final : public DetectionOutputLayer {
       ops::softmax_groups_reference(out.data, out.data, out.shape.n, int(per_image), locations,
                                     classes_, 1.0f);
   }
+
+  // The same on the device: a copy, then one thread per location's class softmax
+  // (CudaGather.DetectionSoftmaxBodyMatchesTheCpuLayer).
+  bool has_cuda_forward() const override { return true; }
+#if defined(MISHNET_HAVE_CUDA)
+  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
+    const size_t per_image = out.shape.per_image();
+    if (out.data != ctx.input.data)
+      cuda::copy_on_device(out.data, ctx.input.data, out.size() * sizeof(float), ctx.stream);
+    if (softmax_)
+      cuda::softmax_groups(ctx.input.data, out.data, out.shape.n, int(per_image), side_ * side_,
+                           classes_, 1.0f, ctx.stream);
+  }
+#endif
 
   // Darknet multiplies these boxes by the image size, unlike every other head; mishnet keeps
   // them relative like the rest (and, as Darknet, applies no letterbox correction).

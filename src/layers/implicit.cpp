@@ -46,12 +46,21 @@ class ImplicitLayer final : public Layer {
   }
 
   bool has_cuda_forward() const override { return true; }
+  bool has_cuda_backward() const override { return true; }
   std::vector<std::span<const float>> cuda_parameters() override {
     return {std::span<const float>(params[0].data, params[0].count)};
   }
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
     cuda::broadcast_over_batch(ctx.params[0], params[0].count, out.shape.n, out.data, ctx.stream);
+  }
+  // ctx.params[0]: the raw values, trained on the device.
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    cuda::broadcast_over_batch(ctx.params[0], params[0].count, out.shape.n, out.data, ctx.stream);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    cuda::sum_over_batch(ctx.delta.data, params[0].count, ctx.delta.shape.n, ctx.grads[0],
+                         ctx.stream);
   }
 #endif
 

@@ -42,11 +42,23 @@ class LocalAvgpoolLayer final : public Layer {
   }
 
   bool has_cuda_forward() const override { return true; }
+  // The training forward is the reference op, which the inference kernel computes too
+  // (CudaGather.PoolingBodiesMatchTheReferenceOps).
+  bool has_cuda_backward() const override { return true; }
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
     ops::Pool2dDesc d = desc_;
     d.batch = ctx.input.shape.n;
     cuda::avgpool2d_forward(d, ctx.input.data, out.data, ctx.stream);
+  }
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    forward_cuda_as_inference(ctx, out);
+  }
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    ops::Pool2dDesc d = desc_;
+    d.batch = ctx.delta.shape.n;
+    cuda::avgpool2d_backward(d, ctx.delta.data, ctx.input_delta.data, ctx.stream);
   }
 #endif
 

@@ -76,6 +76,7 @@ class ReorgLayer final : public Layer {
   }
 
   bool has_cuda_forward() const override { return true; }
+  bool has_cuda_backward() const override { return true; }
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
     const ops::ReorgGeometry g = geometry(out.shape.n);
@@ -83,6 +84,18 @@ class ReorgLayer final : public Layer {
       cuda::reorg_space_to_depth(g, ctx.input.data, out.data, false, ctx.stream);
     else
       cuda::reorg_depth_to_space(g, ctx.input.data, out.data, false, ctx.stream);
+  }
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
+    forward_cuda_as_inference(ctx, out);
+  }
+  // As backward(): the inverse permutation, added.
+  void backward_cuda(const CudaBackwardContext& ctx) override {
+    if (!ctx.input_delta.data) return;
+    const ops::ReorgGeometry g = geometry(ctx.delta.shape.n);
+    if (space_to_depth())
+      cuda::reorg_depth_to_space(g, ctx.delta.data, ctx.input_delta.data, true, ctx.stream);
+    else
+      cuda::reorg_space_to_depth(g, ctx.delta.data, ctx.input_delta.data, true, ctx.stream);
   }
 #endif
 

@@ -114,17 +114,24 @@ class ShortcutLayer final : public Layer {
   }
 #endif
 
-  // Training on the GPU: unweighted shortcuts only (the learned weights' gradient has no kernel
-  // yet, cuda_ops.h); a weighted one has parameters, so the GPU training network refuses it.
-  bool has_cuda_backward() const override { return params.empty() && has_cuda_forward(); }
+  // Training on the GPU: the raw weights live (and are updated) on the device, so the effective
+  // weights are computed there in each forward and kept for backward.
+  bool has_cuda_backward() const override { return has_cuda_forward(); }
 #if defined(MISHNET_HAVE_CUDA)
   struct CudaTraining final : CudaLayerTraining {
     cuda::DeviceArray<float> pre_activation;
+    cuda::DeviceArray<float> effective_weights;
+    cuda::DeviceArray<double> weight_gradient_per_channel;  // scratch of the weight gradient
   };
   std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t) override {
     auto t = std::make_unique<CudaTraining>();
     if (activation_needs(activation_) == ActivationNeeds::input)
       t->pre_activation = cuda::DeviceArray<float>(output_shape.per_image() * size_t(batch));
+    if (!params.empty()) {
+      t->effective_weights = cuda::DeviceArray<float>(desc_.weights_count());
+      t->weight_gradient_per_channel =
+          cuda::DeviceArray<double>(size_t(desc_.inputs()) * size_t(desc_.channels));
+    }
     return t;
   }
   void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
@@ -133,7 +140,10 @@ class ShortcutLayer final : public Layer {
     d.batch = out.shape.n;
     const float* from[cuda::kMaxShortcutInputs] = {};
     for (size_t j = 0; j < from_.size(); ++j) from[j] = ctx.outputs[size_t(from_[j])].data;
-    cuda::shortcut_forward(d, ctx.input.data, from, nullptr, out.data, ctx.stream);
+    if (!params.empty())
+      cuda::shortcut_effective_weights(d, ctx.params[0], t.effective_weights.data(), ctx.stream);
+    cuda::shortcut_forward(d, ctx.input.data, from, t.effective_weights.data(), out.data,
+                           ctx.stream);
     if (t.pre_activation.size() > 0)
       cuda::copy_on_device(t.pre_activation.data(), out.data, out.size() * sizeof(float),
                            ctx.stream);
@@ -150,8 +160,15 @@ class ShortcutLayer final : public Layer {
     d.batch = ctx.delta.shape.n;
     float* d_from[cuda::kMaxShortcutInputs] = {};
     for (size_t j = 0; j < from_.size(); ++j) d_from[j] = ctx.deltas[size_t(from_[j])].data;
-    cuda::shortcut_backward_inputs(d, ctx.delta.data, nullptr, ctx.input_delta.data, d_from,
-                                   ctx.stream);
+    cuda::shortcut_backward_inputs(d, ctx.delta.data, t.effective_weights.data(),
+                                   ctx.input_delta.data, d_from, ctx.stream);
+    if (params.empty()) return;
+    const float* from[cuda::kMaxShortcutInputs] = {};
+    for (size_t j = 0; j < from_.size(); ++j) from[j] = ctx.outputs[size_t(from_[j])].data;
+    cuda::shortcut_backward_weights(d, ctx.delta.data, ctx.input.data, from, ctx.params[0],
+                                    t.effective_weights.data(),
+                                    t.weight_gradient_per_channel.data(), ctx.grads[0],
+                                    ctx.stream);
   }
 #endif
 

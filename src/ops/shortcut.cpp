@@ -1,10 +1,7 @@
 // Reference shortcut sum and its backward (Darknet's shortcut_multilayer_cpu semantics).
 #include "ops/shortcut.h"
 
-#include <math.h>
-
-#include <cfloat>
-
+#include "kernels/shortcut_weights.h"
 #include "ops/parallel_threshold.h"
 
 namespace mishnet::ops {
@@ -15,56 +12,15 @@ int weight_groups(const ShortcutDesc& d) {
   return d.weights == ShortcutWeights::per_channel ? d.channels : 1;
 }
 
-// Index of the first maximum of the raw weights of group g (Darknet keeps the first).
-int first_max(const ShortcutDesc& d, const float* weights, int g) {
-  const int groups = weight_groups(d);
-  int best = 0;
-  for (int k = 1; k < d.inputs(); ++k)
-    if (weights[k * groups + g] > weights[best * groups + g]) best = k;
-  return best;
-}
-
-// Normaliser of group g: eps + sum of relu(w) or of e^(w - max).
-float normaliser(const ShortcutDesc& d, const float* weights, int g) {
-  const int groups = weight_groups(d);
-  float sum = kShortcutNormalizationEpsilon;
-  const float m = weights[first_max(d, weights, g) * groups + g];
-  for (int k = 0; k < d.inputs(); ++k) {
-    const float w = weights[k * groups + g];
-    if (d.normalization == ShortcutNormalization::relu)
-      sum += w > 0.0f ? w : 0.0f;
-    else
-      sum += expf(w - m);
-  }
-  return sum;
-}
-
 }  // namespace
 
 std::vector<float> shortcut_effective_weights(const ShortcutDesc& d, const float* weights) {
   std::vector<float> effective(d.weights_count());
   if (effective.empty()) return effective;
   const int groups = weight_groups(d);
-  for (int g = 0; g < groups; ++g) {
-    const float sum =
-        d.normalization == ShortcutNormalization::none ? 1.0f : normaliser(d, weights, g);
-    const float m = weights[first_max(d, weights, g) * groups + g];
-    for (int k = 0; k < d.inputs(); ++k) {
-      const float w = weights[k * groups + g];
-      float& e = effective[size_t(k) * groups + g];
-      switch (d.normalization) {
-        case ShortcutNormalization::none:
-          e = w;
-          break;
-        case ShortcutNormalization::relu:
-          e = (w > 0.0f ? w : 0.0f) / sum;
-          break;
-        case ShortcutNormalization::softmax:
-          e = expf(w - m) / sum;
-          break;
-      }
-    }
-  }
+  for (int g = 0; g < groups; ++g)
+    kernels::shortcut_effective_group(d.normalization, weights, d.inputs(), groups, g,
+                                      effective.data());
   return effective;
 }
 
@@ -124,54 +80,24 @@ void shortcut_backward(const ShortcutDesc& d, const float* delta, const float* i
   }
   if (!weighted || !d_weights) return;
 
-  // dL/d(effective weight) per input and channel, in double: a sum over batch and pixels.
-  std::vector<double> grad_effective_per_channel(size_t(d.inputs()) * d.channels, 0.0);
-  const long weight_work = long(d.batch) * d.channels * d.spatial * d.inputs();
-#pragma omp parallel for schedule(static) if (weight_work >= kParallelMinWork)
-  for (int c = 0; c < d.channels; ++c)
-    for (int b = 0; b < d.batch; ++b)
-      for (long p = 0; p < d.spatial; ++p) {
-        const long i = long(c) * d.spatial + p;
-        const double dv = delta[b * per_image + i];
-        grad_effective_per_channel[size_t(c)] += dv * in[b * per_image + i];
-        for (int j = 0; j < n; ++j) {
-          const long size = d.from_sizes[size_t(j)];
-          if (i < size)
-            grad_effective_per_channel[size_t(j + 1) * d.channels + c] +=
-                dv * from[j][b * size + i];
-        }
-      }
-  std::vector<double> ge(d.weights_count(), 0.0);  // per weight group
-  for (int k = 0; k < d.inputs(); ++k)
-    for (int c = 0; c < d.channels; ++c)
-      ge[size_t(k) * groups + (groups == 1 ? 0 : c)] +=
-          grad_effective_per_channel[size_t(k) * d.channels + c];
-
-  for (int g = 0; g < groups; ++g) {
-    if (d.normalization == ShortcutNormalization::none) {
-      for (int k = 0; k < d.inputs(); ++k)
-        d_weights[k * groups + g] += float(ge[size_t(k) * groups + g]);
-      continue;
-    }
-    // e_k = f(w_k) / S with S = eps + sum f(w): de_k/dw_m = f'(w_m)/S (δ_km - e_k) for relu;
-    // for softmax f' = f, and S = e^-max (eps e^max + sum e^w) adds -e_k eps/S at the max.
-    double dot = 0.0;  // sum_k dL/de_k * e_k
-    for (int k = 0; k < d.inputs(); ++k)
-      dot += ge[size_t(k) * groups + g] * ew[size_t(k) * groups + g];
-    const double sum = normaliser(d, weights, g);
-    const int arg_max = first_max(d, weights, g);
-    for (int m = 0; m < d.inputs(); ++m) {
-      const size_t at = size_t(m) * groups + g;
-      double grad;
-      if (d.normalization == ShortcutNormalization::relu) {
-        grad = weights[at] > 0.0f ? (ge[at] - dot) / sum : 0.0;
-      } else {
-        grad = ew[at] * (ge[at] - dot);
-        if (m == arg_max) grad -= kShortcutNormalizationEpsilon / sum * dot;
-      }
-      d_weights[at] += float(grad);
-    }
+  // dL/d(effective weight) per input and channel (kernels/shortcut_weights.h), then per raw
+  // weight through the normalisation: the two steps of the CUDA kernels.
+  const int inputs = d.inputs();
+  std::vector<const float*> x{in};
+  std::vector<long> x_size{per_image};
+  for (int j = 0; j < n; ++j) {
+    x.push_back(from[j]);
+    x_size.push_back(d.from_sizes[size_t(j)]);
   }
+  std::vector<double> per_channel(size_t(inputs) * d.channels, 0.0);
+  const long weight_work = long(d.batch) * d.channels * d.spatial * inputs;
+#pragma omp parallel for schedule(static) if (weight_work >= kParallelMinWork)
+  for (long t = 0; t < long(per_channel.size()); ++t)
+    per_channel[size_t(t)] = kernels::shortcut_channel_weight_gradient_at(
+        delta, x.data(), x_size.data(), d.batch, d.channels, d.spatial, t);
+  for (int t = 0; t < int(d.weights_count()); ++t)
+    d_weights[t] += float(kernels::shortcut_raw_weight_gradient_at(
+        d.normalization, weights, ew.data(), per_channel.data(), inputs, groups, d.channels, t));
 }
 
 }  // namespace mishnet::ops

@@ -1,6 +1,7 @@
 // Small networks for the CUDA network tests: one with every layer type that has a CUDA forward
-// (and the options that change its kernel), one with [detection] layers (no CUDA forward) in
-// the middle, so fallbacks read device outputs and device layers read fallback outputs.
+// (and the options that change its kernel), one with [shortcut] layers of more than 16 inputs
+// (no CUDA forward) in the middle, so fallbacks read device outputs and device layers read
+// fallback outputs.
 #pragma once
 
 namespace mishnet::test {
@@ -205,9 +206,23 @@ layers=31
 [softmax]
 spatial=1
 temperature=2
+
+# 38: 1x1x(2*2*((1+4)*2+3)) = 52
+[connected]
+output=52
+activation=linear
+
+# 39: YOLOv1 head: class softmax per location, the rest copied
+[detection]
+classes=3
+coords=4
+side=2
+num=2
+softmax=1
 )";
 
-// [detection] (YOLOv1) has no CUDA forward: layers 1 and 3 run on the CPU.
+// A [shortcut] with more than cuda::kMaxShortcutInputs (16) `from` layers has no CUDA forward:
+// layers 1 and 3 run on the CPU.
 inline const char* kFallbackCfg = R"([net]
 width=1
 height=1
@@ -219,25 +234,19 @@ output=28
 activation=linear
 
 # 1: reads device layer 0 (download), read by device layer 4 (upload)
-[detection]
-classes=2
-coords=4
-side=2
-num=1
-softmax=1
+[shortcut]
+from=0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+activation=leaky
 
 # 2
 [connected]
 output=28
 activation=leaky
 
-# 3: reads device layer 2 (download); kept (detection), already on the host
-[detection]
-classes=2
-coords=4
-side=2
-num=1
-softmax=1
+# 3: reads device layer 2 (download); the plan test keeps it, as keep_outputs would
+[shortcut]
+from=2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2
+weights_type=per_feature
 
 # 4: reads fallback layer 1 on the device
 [route]

@@ -1,6 +1,6 @@
 // The per-thread bodies of the gather kernels (backend/cuda/gather_kernels.h), run on the CPU
-// for every index and compared with the reference ops: the pooling and resampling kernels'
-// index arithmetic is checked here without a GPU.
+// for every index and compared with the reference ops (or the CPU layer): the pooling,
+// resampling and softmax kernels' index arithmetic is checked here without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +13,9 @@
 
 #include "backend/cuda/gather_kernels.h"
 #include "cuda_test_util.h"
+#include "kernels/softmax.h"
+#include "mishnet/cfg.h"
+#include "mishnet/network.h"
 #include "ops/broadcast_multiply.h"
 #include "ops/crop.h"
 #include "ops/detection_heads.h"
@@ -191,6 +194,43 @@ TEST(CudaGather, RegionCellBodyMatchesTheReferenceOp) {
                                    d.spatial, cell, softmax);
     expect_close(got, want, 0.0f, 0.0f, softmax ? "region softmax" : "region");
   }
+}
+
+// [detection]'s CUDA forward: a copy of the input, then softmax_groups_kernel's body (one
+// thread per location: softmax_group_offset, kernels::softmax_strided over the class scores)
+// against the layer's CPU forward, batch 3.
+TEST(CudaGather, DetectionSoftmaxBodyMatchesTheCpuLayer) {
+  const char* cfg = R"([net]
+width=1
+height=1
+channels=32
+
+[detection]
+classes=3
+coords=4
+side=2
+num=1
+softmax=1
+)";
+  NetworkOptions o;
+  o.batch = 3;
+  Network net = Network::from_cfg(parse_cfg_text(cfg, "detection.cfg"), o);
+  const Shape shape = net.layer(0).output_shape;
+  const int per_image = int(shape.per_image()), locations = 2 * 2, classes = 3;
+  ASSERT_EQ(per_image, locations * ((1 + 4) * 1 + classes));
+  const std::vector<float> in = uniform_values(size_t(per_image) * 3, 12, -4.0f, 4.0f);
+  const Tensor cpu = net.forward(in.data());
+  const std::vector<float> want(cpu.data, cpu.data + cpu.size());
+
+  std::vector<float> got = in;  // the copy
+  for (size_t g = 0; g < size_t(3 * locations); ++g) {
+    const size_t at = cuda::softmax_group_offset(per_image, locations, classes, g);
+    kernels::softmax_strided(in.data() + at, got.data() + at, classes, 1, 1.0f);
+  }
+  expect_close(got, want, 0.0f, 0.0f, "detection forward");
+  // The softmax changed the class scores only (not a copy).
+  EXPECT_NE(want[0], in[0]);
+  EXPECT_EQ(want[size_t(locations * classes)], in[size_t(locations * classes)]);
 }
 
 TEST(CudaGather, InterleavedPixelsBecomePlanarUnitFloats) {

@@ -181,7 +181,7 @@ TEST_P(CudaGradientPlanShared, ReuseIsSafeAndSmaller) {
 
 INSTANTIATE_TEST_SUITE_P(DarknetCfgs, CudaGradientPlanShared,
                          ::testing::Values("yolov4.cfg", "yolov4-tiny.cfg", "csdarknet53-omega.cfg",
-                                           "yolov4-csp.cfg"));
+                                           "yolov4-csp.cfg", "yolov4-sam-mish-csp-reorg-bfm.cfg"));
 
 #if defined(MISHNET_HAVE_CUDA)
 // On a device: the parameter gradients and the loss with gradient reuse are those without it,

@@ -306,6 +306,52 @@ TEST(CudaOps, ShortcutMatchesTheReference) {
   }
 }
 
+// The learned weights of a weighted shortcut on the device: the effective weights from the raw
+// ones, and the raw weights' gradient (through each normalisation) added to a gradient.
+TEST(CudaOps, ShortcutWeightGradientMatchesTheReference) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  ops::ShortcutDesc d;
+  d.batch = 3;
+  d.channels = 4;
+  d.spatial = 6;
+  d.from_sizes = {24, 12, 36};  // same size, fewer channels, more channels
+  const std::vector<float> in = uniform_values(size_t(d.batch) * 24, 81);
+  std::vector<std::vector<float>> from;
+  for (size_t j = 0; j < d.from_sizes.size(); ++j)
+    from.push_back(uniform_values(size_t(d.batch) * size_t(d.from_sizes[j]), 82 + uint32_t(j)));
+  const std::vector<float> delta = uniform_values(in.size(), 90);
+  std::vector<const float*> from_ptrs;
+  for (auto& f : from) from_ptrs.push_back(f.data());
+  auto gin = to_device(in), gdelta = to_device(delta);
+  std::vector<cuda::DeviceArray<float>> gfrom;
+  std::vector<const float*> gfrom_ptrs;
+  for (auto& f : from) gfrom.push_back(to_device(f));
+  for (auto& f : gfrom) gfrom_ptrs.push_back(f.data());
+  for (auto weights : {ops::ShortcutWeights::per_feature, ops::ShortcutWeights::per_channel})
+    for (auto normalization : {ops::ShortcutNormalization::none, ops::ShortcutNormalization::relu,
+                               ops::ShortcutNormalization::softmax}) {
+      d.weights = weights;
+      d.normalization = normalization;
+      SCOPED_TRACE("weights " + std::to_string(int(weights)) + " normalization " +
+                   std::to_string(int(normalization)));
+      const std::vector<float> raw = uniform_values(d.weights_count(), 91);
+      const std::vector<float> ew = ops::shortcut_effective_weights(d, raw.data());
+      auto graw = to_device(raw);
+      cuda::DeviceArray<float> gew(ew.size());
+      cuda::shortcut_effective_weights(d, graw.data(), gew.data());
+      expect_close(gew.to_host(), ew, 1e-6f, 1e-7f, "effective weights");
+
+      std::vector<float> d_weights(raw.size(), 0.25f);
+      ops::shortcut_backward(d, delta.data(), in.data(), from_ptrs.data(), raw.data(), nullptr,
+                             nullptr, d_weights.data());
+      auto gd_weights = to_device(std::vector<float>(raw.size(), 0.25f));
+      cuda::DeviceArray<double> scratch(size_t(d.inputs()) * size_t(d.channels));
+      cuda::shortcut_backward_weights(d, gdelta.data(), gin.data(), gfrom_ptrs.data(),
+                                      graw.data(), gew.data(), scratch.data(), gd_weights.data());
+      expect_close(gd_weights.to_host(), d_weights, 1e-5f, 1e-6f, "d_weights");
+    }
+}
+
 ops::Pool2dDesc pool_desc(int size, int stride, int padding) {
   ops::Pool2dDesc d;
   d.batch = 2;

@@ -78,14 +78,14 @@ TEST(CudaPlan, EveryLayerTypeOfTheTestNetworkRunsOnTheDevice) {
   Network net = build(test::kEveryCudaLayerCfg);
   const std::vector<int> cpu = fallbacks_of(net);
   EXPECT_TRUE(cpu.empty()) << describe(net, cpu);
-  EXPECT_EQ(net.num_layers(), 38);
+  EXPECT_EQ(net.num_layers(), 40);
   // The cfg is valid and runs on the CPU (what the GPU test compares against).
   init_weights(net, test::test_seed());
   std::vector<float> in(net.input_shape().size(), 0.5f);
   EXPECT_NO_THROW(net.forward(in.data()));
 }
 
-TEST(CudaPlan, DetectionLayersFallBackToTheCpu) {
+TEST(CudaPlan, ShortcutsOfMoreThan16InputsFallBackToTheCpu) {
   Network net = build(test::kFallbackCfg);
   EXPECT_EQ(fallbacks_of(net), (std::vector<int>{1, 3}));
 }
@@ -97,7 +97,7 @@ TEST(CudaPlan, FallbacksDownloadTheirInputsAndUploadWhatDeviceLayersRead) {
   std::vector<bool> kept(size_t(net.num_layers()), false);
   for (int i = 0; i < net.num_layers(); ++i) {
     inputs.push_back(net.layer(i).inputs);
-    kept[size_t(i)] = net.layer(i).is_detection_output() || i == net.num_layers() - 1;
+    kept[size_t(i)] = i == 3 || i == net.num_layers() - 1;
   }
   const DevicePlan plan = plan_device_execution(net.cuda_layers(), inputs, kept);
   ASSERT_EQ(plan.steps.size(), 6u);
@@ -107,7 +107,7 @@ TEST(CudaPlan, FallbacksDownloadTheirInputsAndUploadWhatDeviceLayersRead) {
   EXPECT_TRUE(plan.steps[1].upload_after);
   EXPECT_EQ(plan.steps[3].download_before, (std::vector<int>{2}));
   EXPECT_FALSE(plan.steps[3].upload_after);
-  // Kept fallback outputs (1, 3) are on the host already; the last layer comes down.
+  // The kept fallback output (3) is on the host already; the last layer comes down.
   EXPECT_EQ(plan.download_at_end, (std::vector<int>{5}));
 }
 
@@ -284,8 +284,8 @@ TEST(CudaPlan, PrepareNamesEachFallback) {
     // no device or no CUDA: the lines are what this test checks
   }
   const std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("cuda: layer 1 [detection] has no CUDA forward"), std::string::npos) << err;
-  EXPECT_NE(err.find("cuda: layer 3 [detection] has no CUDA forward"), std::string::npos) << err;
+  EXPECT_NE(err.find("cuda: layer 1 [shortcut] has no CUDA forward"), std::string::npos) << err;
+  EXPECT_NE(err.find("cuda: layer 3 [shortcut] has no CUDA forward"), std::string::npos) << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 2) << err;
 }
 

@@ -12,7 +12,9 @@
 // layer, and the backward pass goes through 17 layers. Gradients and outputs are compared with
 // |gpu - cpu| <= 1e-3 * max|cpu| over the tensor + 1e-3 * |cpu|: 2x-30x the one-layer bound and
 // far below an indexing or layout mistake (of the order of the values). Parameters after a few
-// steps move by lr * gradient, so they are compared with the same rule.
+// steps move by lr * gradient, so they are compared with the same rule. The attention network
+// (25 layers, smaller sums) is compared with the same rule; its shortcut weight gradients sum
+// in double in the CPU's order (kernels/shortcut_weights.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -50,6 +52,26 @@ std::string training_cfg_text(const std::string& net_keys = "") {
   char buf[8192];
   std::snprintf(buf, sizeof buf, test::kTrainingCfg, net_keys.c_str());
   return buf;
+}
+
+std::string attention_cfg_text(const std::string& net_keys = "") {
+  char buf[8192];
+  std::snprintf(buf, sizeof buf, test::kAttentionTrainingCfg, net_keys.c_str());
+  return buf;
+}
+
+// Shortcut weights and implicit values start constant (1 or `mean`): random values instead, so
+// that a mixed-up index shows (negative shortcut weights reach relu's zero branch).
+void randomise_constant_parameters(Network& net, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(-0.5f, 1.5f);
+  for (int i = 0; i < net.num_layers(); ++i) {
+    const std::string type = net.layer(i).type();
+    if (type != "shortcut" && type != "implicit") continue;
+    for (Param& p : net.layer(i).params)
+      for (size_t k = 0; k < p.count; ++k) p.data[k] = u(rng);
+  }
+  net.parameters_changed();
 }
 
 Network build_training(const std::string& text, int batch, bool keep_all) {
@@ -90,13 +112,14 @@ std::vector<float> one_hot_truth(const Network& net, uint64_t seed) {
   return truth;
 }
 
-TEST(CudaTraining, OutputsAndGradientsOfEveryLayerMatchTheCpu) {
-  MISHNET_REQUIRE_CUDA_DEVICE();
+// One forward/backward on the CPU and on GPU 0 from the same parameters: every output, every
+// gradient the CPU still holds, every parameter gradient, the rolling statistics.
+void expect_one_pass_matches_the_cpu(const std::string& text) {
   const uint64_t seed = test::test_seed();
-  const std::string text = training_cfg_text();
   Network cpu = build_training(text, 4, true);
   Network host = build_training(text, 4, false);
   init_weights(cpu, seed);
+  randomise_constant_parameters(cpu, seed);
   copy_params(cpu, host);
   const std::vector<float> input =
       test::uniform_values(cpu.input_shape().size(), uint32_t(seed), 0.0f, 1.0f);
@@ -143,15 +166,32 @@ TEST(CudaTraining, OutputsAndGradientsOfEveryLayerMatchTheCpu) {
     }
 }
 
+TEST(CudaTraining, OutputsAndGradientsOfEveryLayerMatchTheCpu) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  expect_one_pass_matches_the_cpu(training_cfg_text());
+}
+
+// Crop (its random window drawn from the same generator), local average pooling, the reorg
+// variants, scale_channels, sam, implicit and the weighted shortcuts' learned weights.
+TEST(CudaTraining, AttentionReorgAndWeightedShortcutLayersMatchTheCpu) {
+  MISHNET_REQUIRE_CUDA_DEVICE();
+  expect_one_pass_matches_the_cpu(attention_cfg_text());
+}
+
 // Three steps of SGD (momentum, decay) and of Adam: the GPU applies the CPU optimizer's plan.
+// (Both test networks: the second trains implicit values and shortcut weights on the device.)
 TEST(CudaTraining, OptimizerStepsMatchTheCpu) {
   MISHNET_REQUIRE_CUDA_DEVICE();
   const uint64_t seed = test::test_seed();
-  for (const bool adam : {false, true}) {
-    const std::string text = training_cfg_text(adam ? "adam=1" : "");
+  for (int run = 0; run < 4; ++run) {
+    const bool attention = run >= 2, adam = run % 2 == 1;
+    SCOPED_TRACE(attention ? "attention network" : "training network");
+    const std::string keys = adam ? "adam=1" : "";
+    const std::string text = attention ? attention_cfg_text(keys) : training_cfg_text(keys);
     Network cpu = build_training(text, 4, false);
     Network host = build_training(text, 4, false);
     init_weights(cpu, seed);
+    randomise_constant_parameters(cpu, seed);
     copy_params(cpu, host);
     Optimizer cpu_opt(cpu), gpu_opt(host);
     CudaTrainingNetwork gpu(host, 0);

@@ -127,7 +127,35 @@ INSTANTIATE_TEST_SUITE_P(DarknetCfgs, CudaTrainingPlanShared,
                                            SharedCase{"yolov4-tiny.cfg", 2},
                                            SharedCase{"csdarknet53-omega.cfg", 1}));
 
-TEST(CudaTrainingPlan, AWeightedShortcutIsRefusedByName) {
+// Crop, local average pooling, reorg, scale_channels, sam, implicit and weighted shortcuts
+// (with their learned weights) train on the device; only the loss stays on the host.
+TEST(CudaTrainingPlan, TheAttentionNetworkTrainsOnTheDeviceExceptItsLoss) {
+  char buf[8192];
+  std::snprintf(buf, sizeof buf, test::kAttentionTrainingCfg, "");
+  Network net = build_text(buf);
+  ASSERT_EQ(net.num_layers(), 25);
+  const DeviceTrainingPlan p = plan_device_training(net);
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  EXPECT_EQ(layers_at(p, TrainPlace::host), (std::vector<int>{23}));
+  for (int i = 0; i < net.num_layers(); ++i) {
+    const bool near_loss = i == 22 || i == 23;
+    EXPECT_EQ(p.host_output[size_t(i)], near_loss) << i;
+    EXPECT_EQ(p.host_delta[size_t(i)], near_loss) << i;
+  }
+  for (int i : {15, 17, 18, 19}) EXPECT_FALSE(net.layer(i).params.empty()) << i;
+  // The cfg trains on the CPU (what the GPU test compares against).
+  net.set_training(true);
+  init_weights(net, test::test_seed());
+  std::vector<float> in(net.input_shape().size(), 0.5f), truth(net.truth_floats() * 4, 0.0f);
+  for (int b = 0; b < 4; ++b) truth[size_t(b) * net.truth_floats() + size_t(b % 5)] = 1.0f;
+  std::mt19937_64 rng(1);
+  EXPECT_NO_THROW(net.forward_backward(in.data(), truth.data(), rng));
+}
+
+// What still cannot train on the device with trainable parameters: a shortcut of more than 16
+// inputs (the kernels take the input pointers as parameters) and a convolution whose activation
+// works across channels (normalize_channels*). The network is refused, naming each.
+TEST(CudaTrainingPlan, LayersWithParametersButNoDeviceBackwardAreRefusedByName) {
   const std::string cfg = R"([net]
 width=8
 height=8
@@ -143,11 +171,15 @@ activation=leaky
 filters=3
 size=3
 pad=1
-activation=leaky
+activation=normalize_channels
 
 [shortcut]
-from=-2
-weights_type=per_channel
+from=-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1
+weights_type=per_feature
+activation=linear
+
+[shortcut]
+from=-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1
 activation=linear
 
 [avgpool]
@@ -158,9 +190,13 @@ activation=linear
 )";
   Network net = build_text(cfg, 1);
   const DeviceTrainingPlan p = plan_device_training(net);
-  ASSERT_EQ(p.problems.size(), 1u) << joined(p.problems);
-  EXPECT_NE(p.problems[0].find("layer 2 [shortcut]"), std::string::npos) << p.problems[0];
+  ASSERT_EQ(p.problems.size(), 2u) << joined(p.problems);
+  EXPECT_NE(p.problems[0].find("layer 1 [conv]"), std::string::npos) << p.problems[0];
+  EXPECT_NE(p.problems[1].find("layer 2 [shortcut]"), std::string::npos) << p.problems[1];
+  EXPECT_EQ(p.place[1], TrainPlace::unsupported);
   EXPECT_EQ(p.place[2], TrainPlace::unsupported);
+  // Without parameters the same shortcut trains on the host instead.
+  EXPECT_EQ(p.place[3], TrainPlace::host);
 }
 
 TEST(CudaTrainingPlan, MemoryBlocksAreAlignedDisjointAndGradientsContiguous) {

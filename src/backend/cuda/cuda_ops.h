@@ -79,10 +79,21 @@ constexpr int kMaxShortcutInputs = 16;
 void shortcut_forward(const ops::ShortcutDesc& d, const float* in, const float* const* from,
                       const float* effective_weights, float* out, StreamHandle stream = nullptr);
 // Gradients of the inputs only (d_in and entries of d_from may be null); the learned weights'
-// gradient is not on the GPU yet.
+// gradient is shortcut_backward_weights.
 void shortcut_backward_inputs(const ops::ShortcutDesc& d, const float* delta,
                               const float* effective_weights, float* d_in, float* const* d_from,
                               StreamHandle stream = nullptr);
+// Training a weighted shortcut (kernels/shortcut_weights.h): the effective weights from the raw
+// ones on the device (ops::shortcut_effective_weights), and d_weights += dL/d(raw weights), the
+// weight gradient of ops::shortcut_backward through the normalisation (one block per (input,
+// channel) into `per_channel`, d.inputs() * d.channels doubles of scratch, then one thread per
+// weight).
+void shortcut_effective_weights(const ops::ShortcutDesc& d, const float* raw, float* effective,
+                                StreamHandle stream = nullptr);
+void shortcut_backward_weights(const ops::ShortcutDesc& d, const float* delta, const float* in,
+                               const float* const* from, const float* raw,
+                               const float* effective, double* per_channel, float* d_weights,
+                               StreamHandle stream = nullptr);
 
 // --- Pooling (ops/pool2d.h) ---
 void maxpool2d_forward(const ops::Pool2dDesc& d, const float* src, float* dst, int32_t* argmax,

@@ -4,6 +4,7 @@
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/gather_kernels.h"
 #include "backend/cuda/kernel_util.cuh"
+#include "kernels/shortcut_weights.h"
 #include "mishnet/error.h"
 
 namespace mishnet::cuda {
@@ -87,6 +88,47 @@ __global__ void shortcut_backward_kernel(int channels, int spatial, const float*
       if (i >= to.sizes[j] || !to.d_from[j]) continue;
       to.d_from[j][b * to.sizes[j] + i] += ew ? dv * shortcut_weight(ew, groups, j + 1, c) : dv;
     }
+  }
+}
+
+// One thread per weight group: its normalised weights (kernels/shortcut_weights.h).
+__global__ void shortcut_effective_weights_kernel(ops::ShortcutNormalization normalization,
+                                                  const float* raw, int inputs, int groups,
+                                                  float* effective) {
+  MISHNET_GRID_STRIDE_LOOP(g, groups) {
+    kernels::shortcut_effective_group(normalization, raw, inputs, groups, int(g), effective);
+  }
+}
+
+// Input 0 (the previous layer) and the `from` layers, as the weight-gradient bodies read them.
+struct ShortcutWeightSources {
+  const float* x[kMaxShortcutInputs + 1];
+  long size[kMaxShortcutInputs + 1];
+};
+
+// One block per (input, channel): dL/d(effective weight) of that channel, each thread's part in
+// double, then the block's sum in a fixed tree (kernel_util.cuh block_sum).
+__global__ void shortcut_channel_weight_gradient_kernel(const float* delta,
+                                                        ShortcutWeightSources sources, int batch,
+                                                        int channels, int spatial,
+                                                        double* per_channel) {
+  const long t = long(blockIdx.x);
+  const double part = kernels::shortcut_channel_weight_gradient_at(
+      delta, sources.x, sources.size, batch, channels, spatial, t, long(threadIdx.x),
+      long(blockDim.x));
+  const double sum = block_sum(part);
+  if (threadIdx.x == 0) per_channel[t] = sum;
+}
+
+// One thread per raw weight: its gradient through the normalisation, added.
+__global__ void shortcut_raw_weight_gradient_kernel(ops::ShortcutNormalization normalization,
+                                                    const float* raw, const float* effective,
+                                                    const double* per_channel, int inputs,
+                                                    int groups, int channels, float* d_weights,
+                                                    size_t total) {
+  MISHNET_GRID_STRIDE_LOOP(t, total) {
+    d_weights[t] += float(kernels::shortcut_raw_weight_gradient_at(
+        normalization, raw, effective, per_channel, inputs, groups, channels, int(t)));
   }
 }
 
@@ -176,6 +218,38 @@ void shortcut_backward_inputs(const ops::ShortcutDesc& d, const float* delta,
   launch_elements("launch of shortcut_backward_kernel", total, stream, shortcut_backward_kernel,
                   d.channels, d.spatial, delta, effective_weights, shortcut_groups(d), d_in,
                   outputs, total);
+}
+
+void shortcut_effective_weights(const ops::ShortcutDesc& d, const float* raw, float* effective,
+                                StreamHandle stream) {
+  if (d.weights_count() == 0) fail("cuda::shortcut_effective_weights: an unweighted shortcut");
+  const int groups = shortcut_groups(d);
+  launch_elements("launch of shortcut_effective_weights_kernel", size_t(groups), stream,
+                  shortcut_effective_weights_kernel, d.normalization, raw, d.inputs(), groups,
+                  effective);
+}
+
+void shortcut_backward_weights(const ops::ShortcutDesc& d, const float* delta, const float* in,
+                               const float* const* from, const float* raw,
+                               const float* effective, double* per_channel, float* d_weights,
+                               StreamHandle stream) {
+  check_shortcut_inputs(d);
+  if (d.weights_count() == 0) fail("cuda::shortcut_backward_weights: an unweighted shortcut");
+  ShortcutWeightSources sources{};
+  sources.x[0] = in;
+  sources.size[0] = long(d.channels) * d.spatial;
+  for (size_t j = 0; j < d.from_sizes.size(); ++j) {
+    sources.x[j + 1] = from[j];
+    sources.size[j + 1] = d.from_sizes[j];
+  }
+  const unsigned pairs = unsigned(d.inputs()) * unsigned(d.channels);
+  shortcut_channel_weight_gradient_kernel<<<pairs, kThreadsPerBlock, 0, stream>>>(
+      delta, sources, d.batch, d.channels, d.spatial, per_channel);
+  MISHNET_CUDA_CHECK_LAUNCH("shortcut_channel_weight_gradient_kernel");
+  launch_elements("launch of shortcut_raw_weight_gradient_kernel", d.weights_count(), stream,
+                  shortcut_raw_weight_gradient_kernel, d.normalization, raw, effective,
+                  static_cast<const double*>(per_channel), d.inputs(), shortcut_groups(d),
+                  d.channels, d_weights, d.weights_count());
 }
 
 }  // namespace mishnet::cuda

@@ -181,6 +181,13 @@ MISHNET_HD float planar_value_from_interleaved(const unsigned char* src, int h, 
   return float(src[(image * plane + cell) * size_t(channels) + k]) / 255.0f;
 }
 
+// Offset of softmax group g (of images x groups, consecutive groups of group_size values at the
+// start of each image of image_size values): softmax_groups and its backward, [softmax] and
+// [detection]'s class scores.
+MISHNET_HD size_t softmax_group_offset(int image_size, int groups, int group_size, size_t g) {
+  return (g / size_t(groups)) * size_t(image_size) + (g % size_t(groups)) * size_t(group_size);
+}
+
 // Softmax backward for one group of n probabilities p spaced `stride` apart:
 // dx += p * (dy - sum(dy * p)) / temperature, the sum in double (layers/softmax.cpp).
 MISHNET_HD void softmax_backward_strided(const float* p, const float* dy, float* dx, int n,

@@ -13,7 +13,7 @@ namespace {
 __global__ void softmax_groups_kernel(const float* src, float* dst, int groups, int image_size,
                                       int group_size, float temperature, size_t total_groups) {
   MISHNET_GRID_STRIDE_LOOP(g, total_groups) {
-    const size_t base = (g / groups) * size_t(image_size) + (g % groups) * size_t(group_size);
+    const size_t base = softmax_group_offset(image_size, groups, group_size, g);
     kernels::softmax_strided(src + base, dst + base, group_size, 1, temperature);
   }
 }
@@ -30,7 +30,7 @@ __global__ void softmax_groups_backward_kernel(const float* p, const float* ddst
                                                int groups, int image_size, int group_size,
                                                float temperature, size_t total_groups) {
   MISHNET_GRID_STRIDE_LOOP(g, total_groups) {
-    const size_t base = (g / groups) * size_t(image_size) + (g % groups) * size_t(group_size);
+    const size_t base = softmax_group_offset(image_size, groups, group_size, g);
     softmax_backward_strided(p + base, ddst + base, dsrc + base, group_size, 1, temperature);
   }
 }
