@@ -106,6 +106,12 @@ struct CudaTrainContext {
   CudaLayerTraining* state = nullptr;  // from make_cuda_training (null when it made none)
   CUstream_st* stream = nullptr;       // every launch goes on it
   std::mt19937_64* rng = nullptr;      // the host generator (dropout masks drawn on the host)
+  // Loss layers ([yolo]): the batch's ground truth (truth_floats() per image, as
+  // ForwardContext::truth) on the device and its host copy (checked on the host before a
+  // launch), and this layer's output gradient, which the loss writes during forward.
+  const float* truth = nullptr;
+  const float* host_truth = nullptr;
+  Tensor delta{};
 };
 
 // The device twin of BackwardContext: the same ADD-into-gradient rules, device pointers.

@@ -37,6 +37,8 @@ struct CudaTrainingNetwork::Impl {
   cuda::DeviceBuffer params, grads, velocity, second;
   cuda::DeviceBuffer input;
   cuda::PinnedBuffer pinned_input;
+  cuda::DeviceBuffer truth;  // the batch's ground truth, for the device losses
+  cuda::PinnedBuffer pinned_truth;
   std::vector<Tensor> outputs, deltas;                  // device
   std::vector<std::vector<float*>> layer_params, layer_grads;
   std::vector<std::unique_ptr<CudaLayerTraining>> state;
@@ -166,6 +168,11 @@ CudaTrainingNetwork::CudaTrainingNetwork(Network& net, int device, bool reuse_gr
   const size_t in_bytes = net.input_shape().size() * sizeof(float);
   m.input = cuda::DeviceBuffer(in_bytes);
   m.pinned_input = cuda::PinnedBuffer(in_bytes);
+  const size_t truth_bytes = net.truth_floats() * size_t(batch) * sizeof(float);
+  if (truth_bytes > 0) {
+    m.truth = cuda::DeviceBuffer(truth_bytes);
+    m.pinned_truth = cuda::PinnedBuffer(truth_bytes);
+  }
   upload_parameters();
 }
 
@@ -295,6 +302,12 @@ float CudaTrainingNetwork::forward_backward(const float* input, const float* tru
   }
   const Tensor device_in{device_input, in_shape};
   const Tensor host_in{const_cast<float*>(input), in_shape};
+  const float* device_truth = nullptr;
+  if (truth && m.truth.bytes() > 0) {
+    std::memcpy(m.pinned_truth.data(), truth, m.truth.bytes());
+    cuda::copy_to_device(m.truth.data(), m.pinned_truth.data(), m.truth.bytes(), handle);
+    device_truth = static_cast<const float*>(m.truth.data());
+  }
 
   float loss = 0.0f;
   for (int i = 0; i < n; ++i) {
@@ -305,7 +318,11 @@ float CudaTrainingNetwork::forward_backward(const float* input, const float* tru
     if (m.plan.place[size_t(i)] == TrainPlace::device) {
       CudaTrainContext ctx{in, m.outputs, m.layer_params[size_t(i)], m.layer_grads[size_t(i)],
                            m.state[size_t(i)].get(), handle, &rng};
+      ctx.truth = device_truth;
+      ctx.host_truth = truth;
+      if (l.truth_floats() > 0) ctx.delta = m.deltas[size_t(i)];
       l.forward_cuda_train(ctx, m.outputs[size_t(i)]);
+      loss += l.cost;  // a device loss layer read its loss back
       continue;
     }
     // Host layer: its inputs come down, the CPU forward (and loss) runs, its output (and, for a

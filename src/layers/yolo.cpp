@@ -13,6 +13,7 @@
 
 #if defined(MISHNET_HAVE_CUDA)
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/yolo_loss_kernels.h"
 #endif
 
 namespace mishnet {
@@ -159,17 +160,21 @@ void YoloLayer::forward(const ForwardContext& ctx, Tensor& out) {
   const ops::HeadDesc d = head_desc(out.shape);
   ops::yolo_activate(d, ctx.input.data, out.data, options_.scale_x_y, options_.new_coords);
   if (!ctx.training || !ctx.truth) return;
-  YoloLossGeometry g;
-  g.batch = out.shape.n;
-  g.grid_w = out.shape.w;
-  g.grid_h = out.shape.h;
-  // The stride stays when a network is resized: scale the input size with the grid.
-  g.net_w = out.shape.w == input_shape.w ? net_w_ : net_w_ * out.shape.w / input_shape.w;
-  g.net_h = out.shape.h == input_shape.h ? net_h_ : net_h_ * out.shape.h / input_shape.h;
-  g.layer_index = index;
-  stats_ = yolo_loss(options_, g, ctx.input.data, out.data, ctx.truth, truth_floats(),
-                     ctx.delta.data);
+  stats_ = yolo_loss(options_, loss_geometry(out.shape), ctx.input.data, out.data, ctx.truth,
+                     truth_floats(), ctx.delta.data);
   cost = float(stats_.loss);
+}
+
+YoloLossGeometry YoloLayer::loss_geometry(const Shape& out) const {
+  YoloLossGeometry g;
+  g.batch = out.n;
+  g.grid_w = out.w;
+  g.grid_h = out.h;
+  // The stride stays when a network is resized: scale the input size with the grid.
+  g.net_w = out.w == input_shape.w ? net_w_ : net_w_ * out.w / input_shape.w;
+  g.net_h = out.h == input_shape.h ? net_h_ : net_h_ * out.h / input_shape.h;
+  g.layer_index = index;
+  return g;
 }
 
 #if defined(MISHNET_HAVE_CUDA)
@@ -177,6 +182,50 @@ void YoloLayer::forward_cuda(const CudaForwardContext& ctx, Tensor& out) {
   const ops::HeadDesc d = head_desc(out.shape);
   cuda::yolo_activate(d, ctx.input.data, out.data, options_.scale_x_y, options_.new_coords,
                       ctx.stream);
+}
+
+namespace {
+
+struct YoloCudaTraining final : CudaLayerTraining {
+  YoloCudaTraining(const kernels::YoloLossParams& p, int batch, const Shape& out)
+      : workspace(p, batch), shape(out) {}
+  cuda::YoloLossWorkspace workspace;
+  Shape shape;  // the output it was made for
+};
+
+}  // namespace
+
+std::unique_ptr<CudaLayerTraining> YoloLayer::make_cuda_training(int batch, size_t) {
+  Shape out = output_shape;
+  out.n = batch;
+  return std::make_unique<YoloCudaTraining>(yolo_loss_params(options_, loss_geometry(out)), batch,
+                                            out);
+}
+
+void YoloLayer::forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) {
+  const ops::HeadDesc d = head_desc(out.shape);
+  cuda::yolo_activate(d, ctx.input.data, out.data, options_.scale_x_y, options_.new_coords,
+                      ctx.stream);
+  if (!ctx.truth || !ctx.host_truth || !ctx.delta.data)
+    fail("layer ", index, " [yolo]: GPU training forward without the truth or the gradient");
+  if (!ctx.state) fail("layer ", index, " [yolo]: GPU training forward without its device state");
+  auto& t = static_cast<YoloCudaTraining&>(*ctx.state);
+  if (t.shape != out.shape)
+    fail("layer ", index, " [yolo]: device loss made for output ", t.shape, " x ", t.shape.n,
+         ", got ", out.shape, " x ", out.shape.n);
+  const YoloLossGeometry g = loss_geometry(out.shape);
+  // The kernels assume valid truths: the same errors as on the CPU, before any launch.
+  check_yolo_truths(options_, ctx.host_truth, truth_floats(), g.batch, index);
+  const kernels::YoloLossTotals totals =
+      t.workspace.run(ctx.input.data, out.data, ctx.truth, truth_floats(), ctx.delta.data,
+                      -options_.delta_normalizer, ctx.stream);
+  stats_ = yolo_stats(options_, g, totals);
+  cost = float(stats_.loss);
+}
+
+void YoloLayer::backward_cuda(const CudaBackwardContext& ctx) {
+  if (!ctx.input_delta.data) return;
+  cuda::accumulate(ctx.delta.data, ctx.delta.size(), ctx.input_delta.data, ctx.stream);
 }
 #endif
 

@@ -9,6 +9,8 @@
 
 namespace mishnet {
 
+struct YoloLossGeometry;
+
 // iou_loss: how the box loss is computed (mse on tx..th, or a (G/D/C)IoU loss).
 enum class YoloIouLoss { mse, iou, giou, diou, ciou };
 // iou_thresh_kind: which overlap iou_thresh is compared with when assigning extra anchors.
@@ -93,10 +95,16 @@ class YoloLayer final : public DetectionOutputLayer {
 
   const char* type() const override { return "yolo"; }
   void forward(const ForwardContext& ctx, Tensor& out) override;
-  // Inference head activations on the device (the loss stays on the CPU).
+  // Head activations on the device; in GPU training the loss too (yolo_loss_kernels.h).
   bool has_cuda_forward() const override { return true; }
+  bool has_cuda_backward() const override { return true; }
 #if defined(MISHNET_HAVE_CUDA)
   void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override;
+  std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t workspace_limit_bytes) override;
+  // Activations, loss and gradient (into ctx.delta) on the device; the loss and the figures
+  // come back to the host (last_stats, cost).
+  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override;
+  void backward_cuda(const CudaBackwardContext& ctx) override;
 #endif
 
   int classes() const override { return options_.classes; }
@@ -120,6 +128,8 @@ class YoloLayer final : public DetectionOutputLayer {
  private:
   // The head geometry of an output tensor, for the activation ops (CPU and CUDA).
   ops::HeadDesc head_desc(const Shape& out) const;
+  // The loss geometry of an output tensor (CPU and CUDA).
+  YoloLossGeometry loss_geometry(const Shape& out) const;
 
   YoloOptions options_;
   int net_w_ = 0, net_h_ = 0;  // network input size the layer was built for

@@ -27,6 +27,7 @@
 
 #include "cuda/cuda_test_util.h"
 #include "cuda/training_cfgs.h"
+#include "layers/yolo.h"
 #include "mishnet/cfg.h"
 #include "mishnet/error.h"
 #include "mishnet/multi_scale.h"
@@ -378,8 +379,9 @@ TEST(CudaTraining, TwoGpusMatchOneGpu) {
                  "parameters, two GPUs against one");
 }
 
-// One step of yolov4-tiny (at 160x160, batch 2, one box per image): the [yolo] losses run on
-// the host from the downloaded outputs; the loss and every parameter gradient as on the CPU.
+// One step of yolov4-tiny (at 160x160, batch 2, one box per image): the whole network, its two
+// [yolo] losses included, on the device; the loss, the heads' figures and every parameter
+// gradient as on the CPU.
 TEST(CudaTraining, Yolov4TinyStepMatchesTheCpu) {
   MISHNET_REQUIRE_CUDA_DEVICE();
   MISHNET_REQUIRE_SHARED_CFG("yolov4-tiny.cfg");
@@ -416,6 +418,16 @@ TEST(CudaTraining, Yolov4TinyStepMatchesTheCpu) {
   const float gpu_loss = gpu.forward_backward(input.data(), truth.data(), r2);
   // 21 layers deep: ten times the small network's tolerance.
   EXPECT_NEAR(gpu_loss, cpu_loss, 1e-2f * std::fabs(cpu_loss) + 1e-4f);
+  for (int i = 0; i < cpu.num_layers(); ++i) {
+    EXPECT_EQ(gpu.plan().place[size_t(i)], TrainPlace::device) << "layer " << i;
+    const auto* head = dynamic_cast<const YoloLayer*>(&cpu.layer(i));
+    if (!head) continue;
+    const YoloStats& want = head->last_stats();
+    const YoloStats& got = dynamic_cast<const YoloLayer&>(host.layer(i)).last_stats();
+    EXPECT_EQ(got.count, want.count) << "layer " << i;
+    EXPECT_NEAR(got.avg_iou, want.avg_iou, 1e-2f) << "layer " << i;
+    EXPECT_NEAR(got.avg_no_obj, want.avg_no_obj, 1e-2f) << "layer " << i;
+  }
   const std::vector<float> g = gpu.gradients();
   for (int i = 0; i < cpu.num_layers(); ++i)
     for (const Param& p : cpu.layer(i).params) {

@@ -120,12 +120,36 @@ TEST_P(CudaTrainingPlanShared, EveryLayerTrainsOnTheDeviceExceptTheLoss) {
   expect_trains_on_the_device(net, GetParam().cfg, GetParam().loss_layers);
 }
 
-// The loss layers (truth_floats > 0) train on the host: yolov4 has three [yolo] heads,
-// yolov4-tiny two, csdarknet53-omega one [softmax].
+// The [yolo] heads compute their loss on the device, so yolov4 and yolov4-tiny train entirely
+// there; csdarknet53-omega's [softmax] loss stays on the host.
 INSTANTIATE_TEST_SUITE_P(DarknetCfgs, CudaTrainingPlanShared,
-                         ::testing::Values(SharedCase{"yolov4.cfg", 3},
-                                           SharedCase{"yolov4-tiny.cfg", 2},
+                         ::testing::Values(SharedCase{"yolov4.cfg", 0},
+                                           SharedCase{"yolov4-tiny.cfg", 0},
                                            SharedCase{"csdarknet53-omega.cfg", 1}));
+
+// [yolo] computes its loss on the device: a conv and a head train without a host layer.
+TEST(CudaTrainingPlan, AYoloHeadTrainsOnTheDevice) {
+  const std::string cfg = R"([net]
+width=32
+height=32
+channels=3
+
+[convolutional]
+filters=21
+size=1
+activation=linear
+
+[yolo]
+classes=2
+num=3
+anchors=4,4, 8,8, 16,16
+)";
+  const DeviceTrainingPlan p = plan_device_training(build_text(cfg, 1));
+  EXPECT_TRUE(p.problems.empty()) << joined(p.problems);
+  EXPECT_EQ(layers_at(p, TrainPlace::device), (std::vector<int>{0, 1}));
+  EXPECT_EQ(p.host_output, std::vector<bool>(2, false));
+  EXPECT_EQ(p.host_delta, std::vector<bool>(2, false));
+}
 
 // Crop, local average pooling, reorg, scale_channels, sam, implicit and weighted shortcuts
 // (with their learned weights) train on the device; only the loss stays on the host.
