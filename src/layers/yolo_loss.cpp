@@ -128,9 +128,16 @@ YoloStats yolo_loss(const YoloOptions& o, const YoloLossGeometry& g, const float
   const kernels::YoloLossIndex ix(p);
   const size_t entries = ix.per_image() * size_t(g.batch);
   const long predictions = long(ix.predictions_per_image()) * g.batch;
-  std::vector<float> weight(entries), target(entries);
-  std::vector<unsigned char> focal_true(entries);
-  std::vector<double> box_loss(static_cast<size_t>(predictions));
+  // Zeroed here, once per array, so step A need not clear per prediction. The scratch arrays
+  // are kept between calls (a fresh allocation of megabytes page-faults on every batch).
+  thread_local std::vector<float> weight, target;
+  thread_local std::vector<unsigned char> focal_true;
+  thread_local std::vector<double> box_loss;
+  weight.assign(entries, 0.0f);
+  target.assign(entries, 0.0f);
+  focal_true.assign(entries, 0);
+  box_loss.assign(static_cast<size_t>(predictions), 0.0);
+  std::fill(delta, delta + entries, 0.0f);
   kernels::YoloLossBuffers m;
   m.in = input;
   m.out = output;
@@ -146,12 +153,12 @@ YoloStats yolo_loss(const YoloOptions& o, const YoloLossGeometry& g, const float
     const long anchor_block = q / long(ix.plane);  // image * anchors + anchor slot
     return step(int(anchor_block / p.anchors), int(anchor_block % p.anchors), cell);
   };
-  const bool parallel = predictions >= 4096;
+  const bool parallel = predictions >= 1024;
 
-  // A: every prediction.
+  // A: every prediction (the buffers are already zero).
 #pragma omp parallel for schedule(static) if (parallel)
   for (long q = 0; q < predictions; ++q)
-    at(q, [&](int b, int a, size_t cell) { kernels::yolo_prediction_step(p, m, b, a, cell); });
+    at(q, [&](int b, int a, size_t cell) { kernels::yolo_prediction_step(p, m, b, a, cell, true); });
 
   // B: every image's truths.
   std::vector<kernels::YoloImageSums> image_sums(size_t(g.batch));
