@@ -38,7 +38,7 @@ T="$BUILD/mishnet_tests"
 M="$BUILD/mishnet"
 step info "$M" info
 step 1-runtime "$T" --gtest_filter='CudaRuntime.*'
-step 2-ops "$T" --gtest_filter='CudaOps.*:CudaMixedPrecision.*'
+step 2-ops "$T" --gtest_filter='CudaOps.*:CudaMixedPrecision.*:CudaYoloLoss.*'
 step 3-host-logic "$T" --gtest_filter='CudaGeometry.*:CudaGather.*:CudaPlan.*:CudaTrainingPlan.*:*CudaGradientPlan*'
 step 4-network "$T" --gtest_filter='CudaNetwork.*'
 step 5-training "$T" --gtest_filter='CudaTraining.*'
