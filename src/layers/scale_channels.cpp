@@ -2,22 +2,11 @@
 // (Darknet's scale_channels_layer.c; squeeze-and-excitation):
 //   scale_wh=0: the input is 1x1xC, one factor per channel of `from` (C channels);
 //   scale_wh=1: the input is WxHx1, one factor per pixel of `from` (WxH), for every channel.
-// Then `activation` (default linear). The output has the shape of `from`.
-//
-// Darknet computes the activation's gradient from the output only, which is wrong for
-// swish/mish (it warns); mishnet recomputes the product for those and uses the exact gradient.
-#include <memory>
+// Then `activation` (default linear). The output has the shape of `from`. Forward and backward
+// (CPU and GPU) in layers/broadcast_product.h.
 #include <string>
-#include <vector>
 
-#include "mishnet/layer.h"
-#include "ops/activation_op.h"
-#include "ops/broadcast_multiply.h"
-
-#if defined(MISHNET_HAVE_CUDA)
-#include "backend/cuda/cuda_ops.h"
-#include "backend/cuda/device_memory.h"
-#endif
+#include "layers/broadcast_product.h"
 
 namespace mishnet {
 
@@ -27,7 +16,7 @@ std::string dims(const Shape& s) {
   return std::to_string(s.w) + "x" + std::to_string(s.h) + "x" + std::to_string(s.c);
 }
 
-class ScaleChannelsLayer final : public Layer {
+class ScaleChannelsLayer final : public BroadcastProductLayer {
  public:
   explicit ScaleChannelsLayer(const BuildContext& ctx) {
     const CfgSection& s = ctx.section;
@@ -51,84 +40,15 @@ class ScaleChannelsLayer final : public Layer {
 
   const char* type() const override { return "scale_channels"; }
 
-  void forward(const ForwardContext& ctx, Tensor& out) override {
-    ops::broadcast_multiply_reference(ctx.outputs[size_t(from_)], ctx.input.data, mode(), out.data);
-    ops::activate(activation_, out);
-  }
-
-  bool has_cuda_forward() const override { return true; }
-  bool has_cuda_backward() const override { return true; }
-#if defined(MISHNET_HAVE_CUDA)
-  void forward_cuda(const CudaForwardContext& ctx, Tensor& out) override {
-    forward_on_device(ctx.outputs[size_t(from_)], ctx.input, out, nullptr, ctx.stream);
-  }
-
-  // Training: the product is kept before the activation when its derivative reads the input
-  // (the CPU recomputes it in backward instead: the same values).
-  struct CudaTraining final : CudaLayerTraining {
-    cuda::DeviceArray<float> pre_activation;
-  };
-  std::unique_ptr<CudaLayerTraining> make_cuda_training(int batch, size_t) override {
-    auto t = std::make_unique<CudaTraining>();
-    if (activation_ != Activation::linear &&
-        activation_needs(activation_) == ActivationNeeds::input)
-      t->pre_activation = cuda::DeviceArray<float>(output_shape.per_image() * size_t(batch));
-    return t;
-  }
-  void forward_cuda_train(const CudaTrainContext& ctx, Tensor& out) override {
-    auto& t = static_cast<CudaTraining&>(*ctx.state);
-    forward_on_device(ctx.outputs[size_t(from_)], ctx.input, out, t.pre_activation.data(),
-                      ctx.stream);
-  }
-  void backward_cuda(const CudaBackwardContext& ctx) override {
-    auto& t = static_cast<CudaTraining&>(*ctx.state);
-    const Tensor& from = ctx.outputs[size_t(from_)];
-    if (activation_ != Activation::linear)
-      cuda::activation_backward(activation_, ctx.delta.shape, ctx.delta.data,
-                                t.pre_activation.data(), ctx.output.data, ctx.stream);
-    cuda::broadcast_multiply_backward(ctx.delta.shape, mode(), ctx.delta.data,
-                                      from.data, ctx.input.data, ctx.deltas[size_t(from_)].data,
-                                      ctx.input_delta.data, ctx.stream);
-  }
-
-  // out = activation(from * input); `pre` (when not null) receives the product.
-  void forward_on_device(const Tensor& from, const Tensor& input, Tensor& out, float* pre,
-                         cuda::StreamHandle stream) {
-    cuda::broadcast_multiply(from.shape, mode(), from.data, input.data, out.data, stream);
-    if (pre) cuda::copy_on_device(pre, out.data, out.size() * sizeof(float), stream);
-    if (activation_ != Activation::linear)
-      cuda::activation_forward(activation_, out.shape, out.data, out.data, stream);
-  }
-#endif
-
-  void backward(const BackwardContext& ctx) override {
-    const Tensor& from = ctx.outputs[size_t(from_)];
-    if (activation_ != Activation::linear) {
-      const float* pre = nullptr;
-      if (activation_needs(activation_) == ActivationNeeds::input) {
-        pre_.resize(ctx.delta.size());
-        ops::broadcast_multiply_reference(from, ctx.input.data, mode(), pre_.data());
-        pre = pre_.data();
-      }
-      ops::activation_backward_reference(activation_, ctx.delta, pre, ctx.output.data);
-    }
-    ops::broadcast_multiply_backward_reference(ctx.delta.shape, mode(), ctx.delta.data, from.data,
-                                               ctx.input.data, ctx.deltas[size_t(from_)].data,
-                                               ctx.input_delta.data);
-  }
-
   std::string summary_filters() const override { return std::to_string(from_); }
   std::string summary_geometry() const override { return scale_wh_ ? "wh" : "c"; }
 
  private:
-  ops::Broadcast mode() const {
+  ops::Broadcast mode() const override {
     return scale_wh_ ? ops::Broadcast::per_position : ops::Broadcast::per_channel;
   }
 
-  int from_ = 0;
   bool scale_wh_ = false;
-  Activation activation_ = Activation::linear;
-  std::vector<float> pre_;  // the product before the activation, for its gradient
 };
 
 }  // namespace
