@@ -73,6 +73,7 @@ YoloOptions parse_yolo_options(const CfgSection& s);
 struct YoloStats {
   int images = 0;
   int count = 0;              // truth/anchor pairs trained by this head (best anchor + iou_thresh)
+  int class_count = 0;        // the pairs avg_class is over
   float avg_iou = 0;          // mean IoU of those anchors' predicted boxes with their truths
   float avg_class = 0;        // mean probability of the true class there ("Class")
   float avg_obj = 0;          // mean objectness there ("Obj")
@@ -88,6 +89,13 @@ struct YoloStats {
   // the squared objectness and class deltas.
   double darknet_loss = 0;
 };
+
+// The figures of a batch from those of its parts (several GPUs, each training a slice of the
+// batch): counts and losses add; each average is weighted by what it averages over (avg_iou,
+// avg_obj and the recalls by count, avg_class by class_count, avg_no_obj by images). Exact but
+// for darknet_loss with an IoU box loss, whose IoU part is a mean per part: the parts' figures
+// are added.
+YoloStats combine_yolo_stats(const std::vector<YoloStats>& parts);
 
 class YoloLayer final : public DetectionOutputLayer {
  public:
@@ -124,6 +132,8 @@ class YoloLayer final : public DetectionOutputLayer {
   void backward(const BackwardContext& ctx) override;
   // Figures of the last training forward (zeros before the first).
   const YoloStats& last_stats() const { return stats_; }
+  // Several GPUs: the figures of the whole batch, combined from the replicas' (gpu_training).
+  void set_last_stats(const YoloStats& s) { stats_ = s; }
 
  private:
   // The head geometry of an output tensor, for the activation ops (CPU and CUDA).

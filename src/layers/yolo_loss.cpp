@@ -96,6 +96,7 @@ YoloStats yolo_stats(const YoloOptions& o, const YoloLossGeometry& g,
   YoloStats st;
   st.images = g.batch;
   st.count = t.count;
+  st.class_count = t.class_count;
   const double count = t.count > 0 ? t.count : 1, class_count = t.class_count > 0 ? t.class_count : 1;
   st.avg_iou = float(t.tot_iou / count);
   st.avg_class = float(t.avg_cat / class_count);
@@ -118,6 +119,36 @@ YoloStats yolo_stats(const YoloOptions& o, const YoloLossGeometry& g,
                       o.obj_normalizer * q.rest_squared;
   }
   return st;
+}
+
+YoloStats combine_yolo_stats(const std::vector<YoloStats>& parts) {
+  YoloStats c;
+  double iou = 0, cls = 0, obj = 0, no_obj = 0, r50 = 0, r75 = 0;
+  for (const YoloStats& p : parts) {
+    c.images += p.images;
+    c.count += p.count;
+    c.class_count += p.class_count;
+    c.rewritten_boxes += p.rewritten_boxes;
+    c.loss += p.loss;
+    c.box_loss += p.box_loss;
+    c.obj_loss += p.obj_loss;
+    c.class_loss += p.class_loss;
+    c.darknet_loss += p.darknet_loss;
+    iou += double(p.avg_iou) * p.count;
+    obj += double(p.avg_obj) * p.count;
+    r50 += double(p.recall50) * p.count;
+    r75 += double(p.recall75) * p.count;
+    cls += double(p.avg_class) * p.class_count;
+    no_obj += double(p.avg_no_obj) * p.images;
+  }
+  const double count = c.count > 0 ? c.count : 1, class_count = c.class_count > 0 ? c.class_count : 1;
+  c.avg_iou = float(iou / count);
+  c.avg_obj = float(obj / count);
+  c.recall50 = float(r50 / count);
+  c.recall75 = float(r75 / count);
+  c.avg_class = float(cls / class_count);
+  c.avg_no_obj = c.images > 0 ? float(no_obj / c.images) : 0.0f;
+  return c;
 }
 
 YoloStats yolo_loss(const YoloOptions& o, const YoloLossGeometry& g, const float* input,

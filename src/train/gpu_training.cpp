@@ -11,6 +11,7 @@
 
 #include "backend/cuda/batch_partition.h"
 #include "core/network_cuda_training.h"
+#include "layers/yolo.h"
 #include "mishnet/error.h"
 #include "train/param_update.h"
 
@@ -232,6 +233,16 @@ double GpuTraining::forward_backward(const float* images, const float* truth,
     losses[size_t(k)] = m.nets[size_t(k)]->forward_backward(
         images + size_t(s.first) * per_image, truth + size_t(s.first) * truth_per_image, gpu_rng);
   });
+  // The per-head figures `detector train` prints come from the host network's [yolo] layers:
+  // the whole batch's, from the replicas'.
+  for (int i = 0; i < m.net.num_layers(); ++i) {
+    auto* head = dynamic_cast<YoloLayer*>(&m.net.layer(i));
+    if (!head) continue;
+    std::vector<YoloStats> parts;
+    for (int k = 0; k < m.count(); ++k)
+      parts.push_back(static_cast<const YoloLayer&>(m.network_of(k).layer(i)).last_stats());
+    head->set_last_stats(combine_yolo_stats(parts));
+  }
   double loss = 0.0;
   for (double l : losses) loss += l;
   return loss;
