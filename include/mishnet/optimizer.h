@@ -54,6 +54,10 @@ struct TrainState {
   int64_t optimizer_steps = 0;
   std::vector<float> velocity, second;
   double average_loss = -1.0;
+  // Mixed-precision GPU training: the dynamic loss scale and its count of good steps (scale 0:
+  // none, as in files written before it was saved).
+  float loss_scale = 0.0f;
+  int32_t loss_scale_good_steps = 0;
 };
 
 std::string state_path_for(const std::string& weights_path);

@@ -45,6 +45,12 @@ struct GradientCheck {
   float next_loss_scale = 0.0f;  // the scale of the next step
 };
 
+// The dynamic loss scale of mixed precision as a checkpoint holds it (.state).
+struct LossScaleState {
+  float scale = 0.0f;  // 0: no mixed precision
+  int good_steps = 0;
+};
+
 struct ParamUpdate;  // train/param_update.h
 
 // Where the forward/backward passes and the optimizer updates run when not on the host network:
@@ -68,6 +74,10 @@ class TrainingDevice {
   // the gradients (summed over the GPUs) and adapts the loss scale. On skip the Trainer calls
   // no update() (and plans none: Adam's step count stays). Float32 training never skips.
   virtual GradientCheck check_gradients() { return {}; }
+  // Mixed precision: the loss scale and its good-step count for a checkpoint (scale 0: none),
+  // and their restoration on resume (ignored by a device that trains in float32).
+  virtual LossScaleState loss_scale_state() const { return {}; }
+  virtual void restore_loss_scale(const LossScaleState& /*state*/) {}
   // The host network was rebuilt (multi-scale resize): rebuild the device side from it.
   virtual void network_changed(Network& net) = 0;
   // Input staging (overlap): when true, the Trainer fills the next mini-batch of an iteration

@@ -300,6 +300,22 @@ GradientCheck GpuTraining::check_gradients() {
   return check;
 }
 
+LossScaleState GpuTraining::loss_scale_state() const {
+  const Impl& m = *impl_;
+  if (m.nets.empty() || !m.nets[0]->mixed_precision()) return {};
+  // Every GPU records the same checks, so GPU 0's scaler is every GPU's.
+  const LossScaler& s = m.nets[0]->loss_scaler();
+  return {s.scale(), s.good_steps()};
+}
+
+void GpuTraining::restore_loss_scale(const LossScaleState& state) {
+  Impl& m = *impl_;
+  if (m.nets.empty() || !m.nets[0]->mixed_precision() || state.scale <= 0) return;
+  LossScaler scaler = m.nets[0]->loss_scaler();
+  scaler.restore(state.scale, state.good_steps);
+  m.on_each([&](int k) { m.nets[size_t(k)]->set_loss_scaler(scaler); });
+}
+
 void GpuTraining::network_changed(Network& net) {
   Impl& m = *impl_;
   if (&net != &m.net) fail("GpuTraining: network_changed with another network");

@@ -38,6 +38,8 @@ class GpuTraining final : public TrainingDevice {
   void network_changed(Network& net) override;
   // Each GPU's slice of the next mini-batch uploads on its copy stream while the current one
   // trains (CudaTrainingNetwork::stage_input); the truth stays on the host (host loss layers).
+  LossScaleState loss_scale_state() const override;
+  void restore_loss_scale(const LossScaleState& state) override;
   bool stages_inputs() const override { return true; }
   void stage(const float* images, const float* truth) override;
 

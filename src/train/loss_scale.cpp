@@ -38,4 +38,14 @@ bool LossScaler::record_step(bool overflow) {
   return true;
 }
 
+void LossScaler::restore(float scale, int good_steps) {
+  if (!(scale >= kMinScale && scale <= kMaxScale) || !is_power_of_two(scale))
+    fail("loss scaling: a saved scale of ", scale, " is not a power of two between 1 and 2^24");
+  if (good_steps < 0 || good_steps >= growth_interval_)
+    fail("loss scaling: a saved count of ", good_steps, " good steps is outside 0..",
+         growth_interval_ - 1);
+  scale_ = scale;
+  good_steps_ = good_steps;
+}
+
 }  // namespace mishnet

@@ -36,6 +36,9 @@ class LossScaler {
   // overflow), false when the step must be skipped (the gradients are to be zeroed).
   // Changes the scale as described above: the next step uses the new scale().
   bool record_step(bool overflow);
+  // The state of a checkpoint (Trainer::save): `scale` a power of two in [kMinScale,
+  // kMaxScale], 0 <= good_steps < growth_interval(); fail() otherwise.
+  void restore(float scale, int good_steps);
 
  private:
   float scale_;

@@ -10,7 +10,9 @@
 namespace mishnet {
 
 namespace {
-constexpr char kMagic[8] = {'M', 'I', 'S', 'H', 'S', 'T', 'A', '1'};
+// Version 2 adds the loss scale after the average loss; version 1 files still load.
+constexpr char kMagic[8] = {'M', 'I', 'S', 'H', 'S', 'T', 'A', '2'};
+constexpr char kMagicV1[8] = {'M', 'I', 'S', 'H', 'S', 'T', 'A', '1'};
 
 template <typename T>
 void put(std::ofstream& f, const T& v) {
@@ -59,6 +61,8 @@ void save_train_state(const TrainState& s, const std::string& path) {
     put(f, adam);
     put(f, s.optimizer_steps);
     put(f, s.average_loss);
+    put(f, s.loss_scale);
+    put(f, s.loss_scale_good_steps);
     put(f, uint64_t(s.velocity.size()));
     f.write(reinterpret_cast<const char*>(s.velocity.data()), std::streamsize(s.velocity.size() * 4));
     put(f, uint64_t(s.second.size()));
@@ -76,8 +80,10 @@ TrainState load_train_state(const std::string& path) {
   r.f.open(path, std::ios::binary);
   if (!r.f) fail(path, ": cannot open training state file");
   char magic[8];
-  if (!r.f.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0)
+  if (!r.f.read(magic, 8) ||
+      (std::memcmp(magic, kMagic, 8) != 0 && std::memcmp(magic, kMagicV1, 8) != 0))
     fail(path, ": byte 0: not a mishnet training state file (bad magic)");
+  const bool version1 = std::memcmp(magic, kMagicV1, 8) == 0;
   r.offset = 8;
   TrainState s;
   s.iteration = r.get<int64_t>("the iteration");
@@ -86,6 +92,10 @@ TrainState load_train_state(const std::string& path) {
   s.optimizer = r.get<uint8_t>("the optimizer kind") ? "adam" : "sgd";
   s.optimizer_steps = r.get<int64_t>("the optimizer step count");
   s.average_loss = r.get<double>("the average loss");
+  if (!version1) {
+    s.loss_scale = r.get<float>("the loss scale");
+    s.loss_scale_good_steps = r.get<int32_t>("the loss scale's good steps");
+  }
   uint64_t nv = r.get<uint64_t>("the momentum size");
   if (nv != s.param_count && nv != 0)
     fail(path, ": byte ", r.offset - 8, ": momentum has ", nv, " floats, expected ", s.param_count);

@@ -77,6 +77,9 @@ void Trainer::resume(const std::string& weights_path, bool clear) {
   if (!s.velocity.empty()) optimizer_.velocity = s.velocity;
   if (!s.second.empty()) optimizer_.second = s.second;
   average_loss_ = s.average_loss;
+  // Mixed precision resumes at the saved loss scale (the CPU has none).
+  if (options_.device && s.loss_scale > 0)
+    options_.device->restore_loss_scale({s.loss_scale, s.loss_scale_good_steps});
 }
 
 IterationStats Trainer::step() {
@@ -210,6 +213,11 @@ void Trainer::save(const std::string& weights_path) {
   s.velocity = optimizer_.velocity;
   s.second = optimizer_.second;
   s.average_loss = average_loss_;
+  if (options_.device) {
+    const LossScaleState ls = options_.device->loss_scale_state();
+    s.loss_scale = ls.scale;
+    s.loss_scale_good_steps = ls.good_steps;
+  }
   save_train_state(s, state_path_for(weights_path));
   save_weights(net_, weights_path);
 }

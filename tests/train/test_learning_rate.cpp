@@ -1,4 +1,8 @@
 #include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
 
 #include "mishnet/cfg.h"
 #include "mishnet/optimizer.h"
@@ -69,6 +73,49 @@ TEST(TrainState, RoundTripAndCorruption) {
   EXPECT_EQ(state_path_for("backup/x_last.weights"), "backup/x_last.state");
   std::filesystem::resize_file(dir + "/a.state", 60);
   EXPECT_ERROR_CONTAINS(load_train_state(dir + "/a.state"), "file ends inside");
+}
+
+// Version 2 holds the mixed-precision loss scale; version 1 files (no loss scale) still load.
+TEST(TrainState, LossScaleRoundTripsAndVersion1StillLoads) {
+  const std::string dir = test::scratch_dir("train_state_v2");
+  TrainState s;
+  s.iteration = 9;
+  s.seed = 3;
+  s.param_count = 2;
+  s.optimizer = "sgd";
+  s.velocity = {1, 2};
+  s.loss_scale = 8192.0f;
+  s.loss_scale_good_steps = 17;
+  save_train_state(s, dir + "/b.state");
+  const TrainState t = load_train_state(dir + "/b.state");
+  EXPECT_EQ(t.loss_scale, 8192.0f);
+  EXPECT_EQ(t.loss_scale_good_steps, 17);
+  EXPECT_EQ(t.velocity, s.velocity);
+
+  // A version 1 file, byte by byte as sessions before the loss scale wrote it.
+  std::string v1 = "MISHSTA1";
+  const auto append = [&v1](const auto& v) {
+    v1.append(reinterpret_cast<const char*>(&v), sizeof(v));
+  };
+  append(int64_t(9));      // iteration
+  append(uint64_t(3));     // seed
+  append(uint64_t(2));     // parameters
+  append(uint8_t(0));      // sgd
+  append(int64_t(9));      // optimizer steps
+  append(double(0.25));    // average loss
+  append(uint64_t(2));     // momentum
+  append(1.0f);
+  append(2.0f);
+  append(uint64_t(0));     // no second moment
+  {
+    std::ofstream f(dir + "/v1.state", std::ios::binary);
+    f << v1;
+  }
+  const TrainState old = load_train_state(dir + "/v1.state");
+  EXPECT_EQ(old.iteration, 9);
+  EXPECT_EQ(old.average_loss, 0.25);
+  EXPECT_EQ(old.velocity, (std::vector<float>{1.0f, 2.0f}));
+  EXPECT_EQ(old.loss_scale, 0.0f) << "no loss scale in a version 1 file";
 }
 
 }  // namespace

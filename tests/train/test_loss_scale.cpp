@@ -140,5 +140,19 @@ TEST(MixedPrecisionOption, OtherValuesNameFileLineAndKey) {
   }
 }
 
+// A checkpoint's loss scale comes back as saved; values no scaler can have are refused.
+TEST(LossScale, RestoreTakesACheckpointsStateAndRefusesOthers) {
+  LossScaler s(65536.0f, 4);
+  s.restore(1024.0f, 3);
+  EXPECT_EQ(s.scale(), 1024.0f);
+  EXPECT_EQ(s.good_steps(), 3);
+  EXPECT_TRUE(s.record_step(false));
+  EXPECT_EQ(s.scale(), 2048.0f) << "the fourth good step doubles it";
+  EXPECT_ERROR_CONTAINS(s.restore(1000.0f, 0), "not a power of two");
+  EXPECT_ERROR_CONTAINS(s.restore(65536.0f * 1024.0f, 0), "not a power of two between 1 and 2^24");
+  EXPECT_ERROR_CONTAINS(s.restore(1024.0f, 4), "outside 0..3");
+  EXPECT_ERROR_CONTAINS(s.restore(1024.0f, -1), "outside 0..3");
+}
+
 }  // namespace
 }  // namespace mishnet

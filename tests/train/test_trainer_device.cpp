@@ -134,6 +134,13 @@ class HostDevice final : public TrainingDevice {
     replica_->parameters_changed();
   }
   // Mixed precision as GpuTraining does it, with the overflow of check k given by the test.
+  LossScaleState loss_scale_state() const override {
+    if (overflow_at.empty()) return {};
+    return {scaler.scale(), scaler.good_steps()};
+  }
+  void restore_loss_scale(const LossScaleState& state) override {
+    scaler.restore(state.scale, state.good_steps);
+  }
   GradientCheck check_gradients() override {
     const size_t k = size_t(checks++);
     if (overflow_at.empty()) return {};
@@ -353,6 +360,47 @@ TEST(TrainerDevice, MultiScaleResizesThroughTheHost) {
 // Mixed precision: a step whose gradients overflowed is reported on stdout and not applied
 // (no update, no optimizer step counted: Adam's bias corrections stay), the scale halves, and
 // the iteration still counts (images seen, schedule, checkpoints).
+// The loss scale goes into the checkpoint's .state and comes back on resume: a resumed
+// mixed-precision run continues at the scale (and good-step count) it had, not at 65536.
+TEST(TrainerDevice, TheLossScaleIsSavedAndResumed) {
+  const std::string text = cfg_text("");
+  const uint64_t seed = test::test_seed();
+  const std::string dir = test::scratch_dir("trainer_device_loss_scale");
+  TrainerOptions to;
+  to.backup_dir = dir;
+  to.name = "ls";
+  to.seed = seed;
+  to.max_batches = 6;
+  Network net = make_net(text, seed);
+  Source data(net.input_shape(), net.truth_floats(), seed);
+  HostDevice device(text);
+  device.overflow_at = {true, false, true, false};  // two overflows, then a good step
+  to.device = &device;
+  Trainer t(net, data, to);
+  testing::internal::CaptureStdout();
+  for (int i = 0; i < 4; ++i) t.step();
+  testing::internal::GetCapturedStdout();
+  EXPECT_EQ(device.scaler.scale(), LossScaler::kInitialScale / 4);
+  EXPECT_EQ(device.scaler.good_steps(), 1);
+  t.save(dir + "/ls_mid.weights");
+  const TrainState saved = load_train_state(dir + "/ls_mid.state");
+  EXPECT_EQ(saved.loss_scale, LossScaler::kInitialScale / 4);
+  EXPECT_EQ(saved.loss_scale_good_steps, 1);
+
+  Network resumed = make_net(text, 0, false);
+  load_weights(resumed, dir + "/ls_mid.weights");
+  HostDevice d2(text);
+  d2.overflow_at = {false};
+  to.device = &d2;
+  Trainer r(resumed, data, to);
+  r.resume(dir + "/ls_mid.weights", false);
+  EXPECT_EQ(d2.scaler.scale(), LossScaler::kInitialScale / 4);
+  EXPECT_EQ(d2.scaler.good_steps(), 1);
+  // A float32 device saves no scale.
+  HostDevice plain(text);
+  EXPECT_EQ(plain.loss_scale_state().scale, 0.0f);
+}
+
 TEST(TrainerDevice, AnOverflowedMixedPrecisionStepIsSkippedAndReported) {
   const std::string text = cfg_text("adam=1");
   const uint64_t seed = test::test_seed();
