@@ -172,6 +172,16 @@ class HostDevice final : public TrainingDevice {
   std::vector<float> velocity_, second_;
 };
 
+TrainerOptions trainer_options(const std::string& dir, const std::string& name, uint64_t seed,
+                               int64_t max_batches) {
+  TrainerOptions to;
+  to.backup_dir = dir;
+  to.name = name;
+  to.seed = seed;
+  to.max_batches = max_batches;
+  return to;
+}
+
 bool same_params(const Network& a, const Network& b) {
   return a.num_params() == b.num_params() &&
          std::equal(a.param_data(), a.param_data() + a.num_params(), b.param_data());
@@ -265,11 +275,7 @@ TEST(TrainerDevice, ResumeThroughTheDeviceIsExact) {
   const std::string text = cfg_text("");
   const uint64_t seed = test::test_seed();
   const std::string dir = test::scratch_dir("trainer_device_resume");
-  TrainerOptions to;
-  to.backup_dir = dir;
-  to.name = "r";
-  to.seed = seed;
-  to.max_batches = 6;
+  TrainerOptions to = trainer_options(dir, "r", seed, 6);
 
   Network full = make_net(text, seed);
   Source data(full.input_shape(), full.truth_floats(), seed);
@@ -366,11 +372,7 @@ TEST(TrainerDevice, TheLossScaleIsSavedAndResumed) {
   const std::string text = cfg_text("");
   const uint64_t seed = test::test_seed();
   const std::string dir = test::scratch_dir("trainer_device_loss_scale");
-  TrainerOptions to;
-  to.backup_dir = dir;
-  to.name = "ls";
-  to.seed = seed;
-  to.max_batches = 6;
+  TrainerOptions to = trainer_options(dir, "ls", seed, 6);
   Network net = make_net(text, seed);
   Source data(net.input_shape(), net.truth_floats(), seed);
   HostDevice device(text);
@@ -405,11 +407,7 @@ TEST(TrainerDevice, AnOverflowedMixedPrecisionStepIsSkippedAndReported) {
   const std::string text = cfg_text("adam=1");
   const uint64_t seed = test::test_seed();
   const std::string dir = test::scratch_dir("trainer_device_overflow");
-  TrainerOptions to;
-  to.backup_dir = dir;
-  to.name = "o";
-  to.seed = seed;
-  to.max_batches = 4;
+  TrainerOptions to = trainer_options(dir, "o", seed, 4);
   Network net = make_net(text, seed);
   Source data(net.input_shape(), net.truth_floats(), seed);
   HostDevice device(text);
