@@ -124,13 +124,7 @@ void run_train_benchmark(const TrainBenchmarkArgs& a) {
   Optimizer optimizer(net);
   std::unique_ptr<GpuTraining> device;
   if (!gpus.empty()) {
-    device = std::make_unique<GpuTraining>(net, gpus, [&cfg, o](int batch, int width, int height) {
-      NetworkOptions r = o;
-      r.batch = batch;
-      r.width = width;
-      r.height = height;
-      return Network::from_cfg(cfg, r);
-    });
+    device = std::make_unique<GpuTraining>(net, gpus, replica_factory(cfg, o));
     device->upload(net, optimizer);
   }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <utility>
 
 #include "mishnet/cfg.h"
 #include "mishnet/error.h"
@@ -56,18 +57,20 @@ std::vector<int> check_training_device(const TrainingDeviceArgs& args, bool refe
   return check_training_gpus(list);
 }
 
-std::unique_ptr<TrainingDevice> make_training_device(TrainingSetup& setup,
-                                                     const std::string& cfg_path,
-                                                     const std::vector<int>& gpus) {
-  if (gpus.empty()) return nullptr;
-  const NetworkOptions options = setup.options;
-  auto replica = [cfg = parse_cfg_file(cfg_path), options](int batch, int width, int height) {
+GpuTraining::ReplicaFactory replica_factory(Cfg cfg, const NetworkOptions& options) {
+  return [cfg = std::move(cfg), options](int batch, int width, int height) {
     NetworkOptions o = options;
     o.batch = batch;
     o.width = width;
     o.height = height;
     return Network::from_cfg(cfg, o);
   };
+}
+
+std::unique_ptr<TrainingDevice> make_training_device(TrainingSetup& setup,
+                                                     const std::string& cfg_path,
+                                                     const std::vector<int>& gpus) {
+  if (gpus.empty()) return nullptr;
   std::string text;
   for (int g : gpus) text += (text.empty() ? "" : ",") + std::to_string(g);
   const DeviceTrainingFootprint f = device_training_footprint(setup.net);
@@ -80,7 +83,8 @@ std::unique_ptr<TrainingDevice> make_training_device(TrainingSetup& setup,
               gpus.size() > 1 ? "the GPUs together (the batch is split)" : "the GPU",
               double(f.activations) / mib, double(f.parameters * gpus.size()) / mib);
   std::fflush(stdout);
-  auto device = std::make_unique<GpuTraining>(setup.net, gpus, replica);
+  auto device = std::make_unique<GpuTraining>(
+      setup.net, gpus, replica_factory(parse_cfg_file(cfg_path), setup.options));
   return device;
 }
 

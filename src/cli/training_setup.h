@@ -12,6 +12,7 @@
 #include "mishnet/data_file.h"
 #include "mishnet/network.h"
 #include "mishnet/trainer.h"
+#include "train/gpu_training.h"
 
 namespace mishnet::cli {
 
@@ -39,6 +40,8 @@ void add_training_device_options(CLI::App& app, TrainingDeviceArgs& args);
 // The GPUs to train on (empty: the CPU). Checks the options against each other and the
 // machine before anything is read; throws with the reason.
 std::vector<int> check_training_device(const TrainingDeviceArgs& args, bool reference = false);
+// How GpuTraining builds a GPU's replica: `cfg` with `options` at the replica's batch and size.
+GpuTraining::ReplicaFactory replica_factory(Cfg cfg, const NetworkOptions& options);
 // The Trainer's device for `gpus` (null when empty): replicas for several GPUs are built from
 // `cfg_path` with setup.options. Prints where training runs.
 std::unique_ptr<TrainingDevice> make_training_device(TrainingSetup& setup,

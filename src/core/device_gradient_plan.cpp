@@ -30,8 +30,8 @@ GradientSchedule schedule_gradients(const std::vector<GradientUse>& layers) {
   return s;
 }
 
-GradientSchedule schedule_gradients(const Network& net) {
-  std::vector<GradientUse> uses(size_t(net.num_layers()));
+std::vector<GradientUse> gradient_uses(const Network& net) {
+  std::vector<GradientUse> uses(static_cast<size_t>(net.num_layers()));
   for (int i = 0; i < net.num_layers(); ++i) {
     const Layer& l = net.layer(i);
     GradientUse& u = uses[size_t(i)];
@@ -40,7 +40,17 @@ GradientSchedule schedule_gradients(const Network& net) {
       if (src >= 0 && src != i - 1) u.adds_into.push_back(src);
     u.written_in_forward = l.truth_floats() > 0;
   }
-  return schedule_gradients(uses);
+  return uses;
+}
+
+GradientPlacement separate_gradients(const std::vector<size_t>& floats, size_t align) {
+  if (align == 0) align = 1;
+  GradientPlacement p;
+  for (size_t f : floats) {
+    p.offset.push_back(p.total);
+    p.total += (f + align - 1) / align * align;
+  }
+  return p;
 }
 
 GradientPlacement place_gradients(const std::vector<size_t>& floats, const GradientSchedule& s,
@@ -48,17 +58,11 @@ GradientPlacement place_gradients(const std::vector<size_t>& floats, const Gradi
   const size_t n = floats.size();
   if (s.first.size() != n || s.last.size() != n)
     fail("gradient placement: ", n, " gradients for a schedule of ", s.first.size());
+  if (!reuse) return separate_gradients(floats, align);
   if (align == 0) align = 1;
   const auto rounded = [&](size_t f) { return (f + align - 1) / align * align; };
   GradientPlacement p;
   p.offset.assign(n, 0);
-  if (!reuse) {
-    for (size_t i = 0; i < n; ++i) {
-      p.offset[i] = p.total;
-      p.total += rounded(floats[i]);
-    }
-    return p;
-  }
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t(0));
   std::stable_sort(order.begin(), order.end(),

@@ -33,9 +33,12 @@ struct GradientSchedule {
 };
 
 GradientSchedule schedule_gradients(const std::vector<GradientUse>& layers);
-// From the network: adds_into = {i-1 (i > 0)} and Layer::inputs, written_in_forward = the
-// layer takes ground truth (truth_floats() > 0).
-GradientSchedule schedule_gradients(const Network& net);
+// The network's layers as the schedule sees them: adds_into = {i-1 (i > 0)} and Layer::inputs,
+// written_in_forward = the layer takes ground truth (truth_floats() > 0).
+std::vector<GradientUse> gradient_uses(const Network& net);
+inline GradientSchedule schedule_gradients(const Network& net) {
+  return schedule_gradients(gradient_uses(net));
+}
 
 // Offsets (floats, from the start of the gradient region) of each layer's gradient of
 // `floats[i]` floats, aligned to `align`. With reuse, first fit in schedule order: a gradient
@@ -47,5 +50,7 @@ struct GradientPlacement {
 };
 GradientPlacement place_gradients(const std::vector<size_t>& floats, const GradientSchedule& s,
                                   size_t align, bool reuse);
+// One block per gradient, in layer order (place_gradients without reuse; needs no schedule).
+GradientPlacement separate_gradients(const std::vector<size_t>& floats, size_t align);
 
 }  // namespace mishnet

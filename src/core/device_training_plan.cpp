@@ -54,22 +54,7 @@ DeviceTrainingFootprint device_training_footprint(const Network& net, bool reuse
 
 DeviceTrainingMemory plan_device_training_memory(const std::vector<size_t>& output_floats,
                                                  size_t align) {
-  if (align == 0) align = 1;
-  DeviceTrainingMemory m;
-  const auto rounded = [&](size_t f) { return (f + align - 1) / align * align; };
-  size_t at = 0;
-  for (size_t f : output_floats) {
-    m.output_offset.push_back(at);
-    at += rounded(f);
-  }
-  m.delta_begin = at;
-  for (size_t f : output_floats) {
-    m.delta_offset.push_back(at);
-    at += rounded(f);
-  }
-  m.delta_end = at;
-  m.total = at;
-  return m;
+  return plan_device_training_memory(output_floats, separate_gradients(output_floats, align), align);
 }
 
 

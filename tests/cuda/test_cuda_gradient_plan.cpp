@@ -141,17 +141,6 @@ TEST(CudaGradientPlan, TheModelCatchesAGradientZeroedTooLate) {
   EXPECT_GT(failures.size(), 0);
 }
 
-std::vector<GradientUse> uses_of(const Network& net) {
-  std::vector<GradientUse> uses(static_cast<size_t>(net.num_layers()));
-  for (int i = 0; i < net.num_layers(); ++i) {
-    if (i > 0) uses[size_t(i)].adds_into.push_back(i - 1);
-    for (int src : net.layer(i).inputs)
-      if (src >= 0 && src != i - 1) uses[size_t(i)].adds_into.push_back(src);
-    uses[size_t(i)].written_in_forward = net.layer(i).truth_floats() > 0;
-  }
-  return uses;
-}
-
 // The Darknet networks: the accesses are safe, and reuse cuts the gradients' memory (the figures
 // go to docs/gpu.md).
 class CudaGradientPlanShared : public ::testing::TestWithParam<const char*> {};
@@ -168,7 +157,7 @@ TEST_P(CudaGradientPlanShared, ReuseIsSafeAndSmaller) {
   const GradientSchedule s = schedule_gradients(net);
   const GradientPlacement reuse = place_gradients(floats, s, 64, true);
   const GradientPlacement all = place_gradients(floats, s, 64, false);
-  check_accesses(uses_of(net), floats, s, reuse, GetParam());
+  check_accesses(gradient_uses(net), floats, s, reuse, GetParam());
   const DeviceTrainingFootprint with = device_training_footprint(net, true),
                                 without = device_training_footprint(net, false);
   std::printf("%s: gradients %.1f MiB with reuse, %.1f MiB without; outputs and gradients %.1f "
